@@ -1,0 +1,37 @@
+"""netgrad.ops: differentiable operations on torch tensors whose gradients keep the contract.
+
+See ``_rules.py`` for the table of derivative rules and their edge-case conventions.
+"""
+
+from ._arith import add, sub, neg, mul, div, pow
+from ._elementwise import (sqrt, exp, log, log1p, expm1, abs, ramp, sign, tanh,
+                           logistic_sigmoid, softplus, sin, cos, sinc)
+from ._binary import atan2, hypot, xlogy, where, clip, maximum, minimum
+from ._reductions import sum, mean, prod, cumprod, amax, amin, logsumexp
+from ._norms import (norm, var, std, normalize, cosine_similarity, geometric_mean,
+                     power_mean)
+from ._softmax import softmax, log_softmax
+from ._losses import binary_cross_entropy, cross_entropy
+from ._linalg import matmul, linear
+from ._robust import robust
+
+__all__ = [
+    "add", "sub", "neg", "mul", "div", "pow",
+    "sqrt", "exp", "log", "log1p", "expm1", "abs", "ramp", "sign", "tanh",
+    "logistic_sigmoid", "softplus", "sin", "cos", "sinc",
+    "atan2", "hypot", "xlogy", "where", "clip", "maximum", "minimum",
+    "sum", "mean", "prod", "cumprod", "amax", "amin", "logsumexp",
+    "norm", "var", "std", "normalize", "cosine_similarity", "geometric_mean", "power_mean",
+    "softmax", "log_softmax",
+    "binary_cross_entropy", "cross_entropy",
+    "matmul", "linear",
+    "robust",
+]
+
+# --- pooling and convolution (owned by the pooling engineer) ---
+from ._pooling import *  # noqa: E402,F401,F403
+from ._conv import *  # noqa: E402,F401,F403
+from . import _pooling as _pooling_mod, _conv as _conv_mod  # noqa: E402
+
+__all__ += list(_pooling_mod.__all__) + list(_conv_mod.__all__)
+del _pooling_mod, _conv_mod

@@ -1,0 +1,3 @@
+"""Convolution operations (owned by the pooling engineer)."""
+
+__all__: list[str] = []
