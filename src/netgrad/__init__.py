@@ -1,0 +1,29 @@
+"""netgrad: neural networks whose gradients can be trusted.
+
+The Wolfram Language neural-net core (NetChain, NetGraph, named ports, a layer library,
+NetPortGradient) on PyTorch, keeping the gradient contract: no NaN or Inf where the mathematics
+is finite.
+"""
+
+from . import ops
+from ._errors import (LoadError, NetgradError, NetKeyError, NetTypeError, NetValueError,
+                      NonFiniteError, ShapeError, UninitializedError)
+from .gradient import All, NetPortGradient
+from .layers import (AggregationLayer, CatenateLayer, CrossEntropyLossLayer, DropoutLayer,
+                     ElementwiseLayer, FlattenLayer, Layer, LinearLayer, MeanAbsoluteLossLayer,
+                     MeanSquaredLossLayer, PartLayer, ReshapeLayer, SoftmaxLayer, ThreadingLayer)
+from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
+from .ops import robust
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ops", "robust",
+    "NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule",
+    "NetPortGradient", "All",
+    "Layer", "ElementwiseLayer", "ThreadingLayer", "AggregationLayer", "LinearLayer",
+    "PartLayer", "CatenateLayer", "ReshapeLayer", "FlattenLayer", "SoftmaxLayer",
+    "DropoutLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
+    "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
+    "UninitializedError", "NonFiniteError", "LoadError",
+]

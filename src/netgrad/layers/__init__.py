@@ -1,0 +1,18 @@
+"""The layer library. Each layer declares its ports and arrays and makes one call into
+:mod:`netgrad.ops`."""
+
+from ._base import LAYER_TYPES, Layer, register_layer
+from ._activation import DropoutLayer, SoftmaxLayer
+from ._aggregation import AggregationLayer
+from ._elementwise import ElementwiseLayer, ThreadingLayer
+from ._linear import LinearLayer
+from ._loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
+from ._structure import CatenateLayer, FlattenLayer, PartLayer, ReshapeLayer
+
+__all__ = [
+    "Layer", "LAYER_TYPES", "register_layer",
+    "ElementwiseLayer", "ThreadingLayer", "AggregationLayer", "LinearLayer",
+    "PartLayer", "CatenateLayer", "ReshapeLayer", "FlattenLayer",
+    "SoftmaxLayer", "DropoutLayer",
+    "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
+]

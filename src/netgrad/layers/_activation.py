@@ -1,0 +1,70 @@
+"""SoftmaxLayer and DropoutLayer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import ops
+from .._errors import NetValueError
+from ..net._shapes import MaybeShape, ShapeLike
+from ._aggregation import resolve_levels
+from ._base import Layer, register_layer
+
+__all__ = ["SoftmaxLayer", "DropoutLayer"]
+
+
+@register_layer
+class SoftmaxLayer(Layer):
+    """Normalized exponential over one level (default the last).
+
+    A slice that is all ``-inf`` (fully masked) gives zeros with gradient 0.
+
+    Shape:
+        - Input: ``(*s)`` with rank ≥ 1; Output: the same.
+    """
+
+    def __init__(self, level: int = -1, *, input: ShapeLike = None) -> None:
+        super().__init__()
+        self.level = level
+        self._setup(Input=input)
+
+    def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
+        s = shapes["Input"]
+        if s is not None:
+            resolve_levels(self.level, len(s), 'SoftmaxLayer, port "Input"')
+        return {"Output": s}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (lv,) = resolve_levels(self.level, x.dim() - 1, "SoftmaxLayer")
+        return ops.softmax(x, dim=lv)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"level": self.level}
+
+
+@register_layer
+class DropoutLayer(Layer):
+    """Sets each element to 0 with probability ``p`` during training (scaling the rest by
+    ``1 / (1 - p)``); the identity when a net is evaluated (Wolfram's ``"Test"`` mode).
+
+    Shape:
+        - Input: any; Output: the same.
+    """
+
+    def __init__(self, p: float = 0.5, *, input: ShapeLike = None) -> None:
+        super().__init__()
+        if not 0.0 <= float(p) < 1.0:
+            raise NetValueError("the dropout probability must lie in [0, 1)",
+                                where="DropoutLayer", got=f"got p={p!r}")
+        self.p = float(p)
+        self._setup(Input=input)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        return torch.nn.functional.dropout(x, self.p, training=True)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p}

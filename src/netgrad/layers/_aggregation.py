@@ -1,0 +1,110 @@
+"""AggregationLayer: Total, Times, Max, Min or Mean over Wolfram levels."""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import torch
+
+from .. import ops
+from .._errors import NetTypeError, NetValueError, ShapeError
+from ..net._shapes import MaybeShape, ShapeLike, describe_shape
+from ._base import Layer, register_layer
+
+__all__ = ["AggregationLayer", "AGGREGATIONS", "resolve_levels"]
+
+#: Wolfram names → robust op in :mod:`netgrad.ops`. Max/Min split the gradient evenly among
+#: ties; Times has the exclusive-product gradient (never output/x).
+AGGREGATIONS: dict[str, str] = {"Total": "sum", "Times": "prod", "Max": "amax", "Min": "amin",
+                                "Mean": "mean"}
+
+Levels = Union[int, str, tuple, list]
+
+
+def resolve_levels(levels: Levels, rank: int, where: str) -> tuple[int, ...]:
+    """Wolfram levels of one example → 1-based levels ``1..rank``.
+
+    ``levels`` is an int (``1`` is the first dimension of an example, ``-1`` the last), a
+    tuple of ints, or a Wolfram span string ``"m;;n"`` / ``"m;;"`` (both ends included).
+    """
+    if isinstance(levels, str):
+        try:
+            lo, hi = levels.split(";;")
+            lo_i = int(lo) if lo.strip() else 1
+            hi_i = int(hi) if hi.strip() else -1
+        except ValueError:
+            raise NetValueError('a level span is written "m;;n" or "m;;"', where=where,
+                                got=f"got {levels!r}") from None
+        lo_r = _one(lo_i, rank, where, levels, allow_end=True)
+        hi_r = _one(hi_i, rank, where, levels)
+        out = tuple(range(lo_r, hi_r + 1))
+    elif isinstance(levels, bool):
+        raise NetTypeError("levels must be ints or a span string", where=where, got=f"got {levels!r}")
+    elif isinstance(levels, int):
+        out = (_one(levels, rank, where, levels),)
+    else:
+        out = tuple(sorted({_one(int(lv), rank, where, levels) for lv in levels}))
+    if not out:
+        raise ShapeError(f"levels {levels!r} select no dimension of an example of rank {rank}",
+                         where=where, got=f"got an input of rank {rank}",
+                         fix="choose levels between 1 and the input's rank, e.g. levels=1")
+    return out
+
+
+def _one(level: int, rank: int, where: str, spec: Any, allow_end: bool = False) -> int:
+    resolved = level if level > 0 else rank + level + 1
+    if allow_end and resolved == rank + 1:
+        return resolved  # the start of an empty span such as "2;;" on a vector
+    if not 1 <= resolved <= rank:
+        raise ShapeError(f"level {level} does not exist in an example of rank {rank}",
+                         where=where, got=f"got levels {spec!r}",
+                         fix=f"use levels between 1 and {rank} (or -{rank} to -1)")
+    return resolved
+
+
+@register_layer
+class AggregationLayer(Layer):
+    """Aggregates an array over some of its levels (dimensions of one example).
+
+    Args:
+        function: ``"Total"``, ``"Times"``, ``"Max"``, ``"Min"`` or ``"Mean"``.
+        levels: which levels to aggregate: an int (1 = first dimension of an example, -1 the
+            last), a tuple of ints, or a span ``"m;;n"`` (inclusive). Default ``"2;;"``: all but
+            the first, e.g. every channel of an image aggregated to one number.
+        input: shape of the input (optional).
+
+    Shape:
+        - Input: ``(*s)``; Output: ``s`` without the aggregated levels.
+    """
+
+    def __init__(self, function: str = "Total", levels: Levels = "2;;", *,
+                 input: ShapeLike = None) -> None:
+        super().__init__()
+        if function not in AGGREGATIONS:
+            raise NetValueError(f"AggregationLayer knows {sorted(AGGREGATIONS)}",
+                                where="AggregationLayer", got=f"got {function!r}")
+        self.function = function
+        self.levels = tuple(levels) if isinstance(levels, list) else levels
+        self._setup(Input=input)
+
+    def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
+        s = shapes["Input"]
+        if s is None:
+            return {"Output": None}
+        lv = resolve_levels(self.levels, len(s), 'AggregationLayer, port "Input"')
+        return {"Output": tuple(d for i, d in enumerate(s, start=1) if i not in lv)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = resolve_levels(self.levels, x.dim() - 1, "AggregationLayer")
+        return getattr(ops, AGGREGATIONS[self.function])(x, dim=dims)
+
+    def get_config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {"function": self.function,
+                               "levels": list(self.levels) if isinstance(self.levels, tuple)
+                               else self.levels}
+        if self._declared.get("Input") is not None:
+            cfg["input"] = list(self._declared["Input"])
+        return cfg
+
+    def config_text(self) -> str:
+        return f"AggregationLayer({self.function}, levels={self.levels!r})"

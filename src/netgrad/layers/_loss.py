@@ -1,0 +1,132 @@
+"""Loss layers: ports "Input" and "Target", output "Loss" (one number per example)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import ops
+from .._errors import NetValueError, ShapeError
+from ..net._shapes import MaybeShape, ShapeLike, describe_shape
+from ._base import Layer, register_layer
+
+__all__ = ["MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer"]
+
+
+def _example_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean over every dimension of one example (batch dimension 0 kept)."""
+    if x.dim() == 1:
+        return x
+    return ops.mean(x, dim=tuple(range(1, x.dim())))
+
+
+class _PairLoss(Layer):
+    input_ports = ("Input", "Target")
+    output_ports = ("Loss",)
+
+    def __init__(self, *, input: ShapeLike = None) -> None:
+        super().__init__()
+        self._setup(Input=input, Target=input)
+
+    def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
+        a, b = shapes["Input"], shapes["Target"]
+        if a is not None and b is not None and a != b:
+            raise ShapeError(f"Target must have the shape of Input, {describe_shape(a)}",
+                             where=f'{type(self).__name__}, port "Target"',
+                             got=f"got {describe_shape(b)}")
+        return {"Loss": ()}
+
+    def get_config(self) -> dict[str, Any]:
+        s = self._declared.get("Input")
+        return {"input": list(s)} if s is not None else {}
+
+
+@register_layer
+class MeanSquaredLossLayer(_PairLoss):
+    """Mean of ``(Input - Target)²`` over the elements of each example.
+
+    Shape:
+        - Input, Target: ``(*s)``; Loss: scalar.
+    """
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        d = ops.sub(x, target)
+        return _example_mean(ops.mul(d, d))
+
+
+@register_layer
+class MeanAbsoluteLossLayer(_PairLoss):
+    """Mean of ``|Input - Target|`` over the elements of each example (gradient 0 where equal).
+
+    Shape:
+        - Input, Target: ``(*s)``; Loss: scalar.
+    """
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return _example_mean(ops.abs(ops.sub(x, target)))
+
+
+_TARGET_FORMS = ("Index", "Probabilities", "Binary")
+
+
+@register_layer
+class CrossEntropyLossLayer(Layer):
+    """Cross-entropy between predicted **probabilities** (e.g. after a SoftmaxLayer) and a target.
+
+    Args:
+        target: ``"Index"``: Target is a class index (0-based int), Loss = -log Input[Target];
+            ``"Probabilities"``: Target is a probability vector, Loss = -Σ Target·log Input;
+            ``"Binary"``: Input and Target are probabilities of one event per element,
+            Loss = mean of -(t·log p + (1-t)·log(1-p)).
+
+    No eps clamps the probabilities: 0·log 0 is 0 and -log 0 is +∞, as in mathematics.
+
+    Shape:
+        - Index: Input ``(C,)`` (or ``(*s, C)``), Target scalar int (or ``(*s)``).
+        - Probabilities: Input and Target ``(C,)`` (or ``(*s, C)``).
+        - Binary: Input and Target of any equal shape.
+        - Loss: scalar.
+    """
+
+    input_ports = ("Input", "Target")
+    output_ports = ("Loss",)
+
+    def __init__(self, target: str = "Index", *, input: ShapeLike = None) -> None:
+        super().__init__()
+        if target not in _TARGET_FORMS:
+            raise NetValueError(f"CrossEntropyLossLayer's target is one of {list(_TARGET_FORMS)}",
+                                where="CrossEntropyLossLayer", got=f"got {target!r}")
+        self.target = target
+        if target == "Index":
+            self.integer_input_ports = frozenset({"Target"})
+        self._setup(Input=input)
+
+    def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
+        a, b = shapes["Input"], shapes["Target"]
+        where = 'CrossEntropyLossLayer, port "Target"'
+        if self.target == "Index":
+            if a is not None and len(a) == 0:
+                raise ShapeError("Input must be a vector of class probabilities",
+                                 where='CrossEntropyLossLayer, port "Input"', got="got a scalar")
+            if a is not None and b is not None and b != a[:-1]:
+                raise ShapeError(f"Target must be {describe_shape(a[:-1])} of class indices",
+                                 where=where, got=f"got {describe_shape(b)}")
+        elif a is not None and b is not None and a != b:
+            raise ShapeError(f"Target must have the shape of Input, {describe_shape(a)}",
+                             where=where, got=f"got {describe_shape(b)}")
+        return {"Loss": ()}
+
+    def forward(self, p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.target == "Index":
+            picked = p.gather(-1, target.long().unsqueeze(-1)).squeeze(-1)
+            return _example_mean(ops.neg(ops.log(picked)))
+        if self.target == "Probabilities":
+            return _example_mean(ops.neg(ops.sum(ops.xlogy(target, p), dim=-1)))
+        return _example_mean(ops.binary_cross_entropy(p, target, reduction="none"))
+
+    def get_config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {"target": self.target}
+        if self._declared.get("Input") is not None:
+            cfg["input"] = list(self._declared["Input"])
+        return cfg

@@ -1,0 +1,423 @@
+"""NetGraph and NetChain: layers and nets wired by named ports.
+
+A net's evaluation is a straight sequence of calls, fixed at construction: the vertices in
+topological order, each reading the tensors its input ports are connected to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Union
+
+import torch
+
+from .._errors import (NetgradError, NetKeyError, NetTypeError, NetValueError, ShapeError)
+from ._module import NetModule
+from ._shapes import MaybeShape, ShapeLike, as_shape, describe_shape
+
+__all__ = ["NetGraph", "NetChain", "NetPort", "as_layer"]
+
+# A source of a tensor inside a graph: (None, graph input port) or (vertex, output port).
+Source = tuple[Union[str, None], str]
+
+
+class NetPort:
+    """Names a port: ``NetPort("Input")`` is a port of the graph itself; ``NetPort("lin",
+    "Output")`` (or ``NetPort(2, "Output")``, by position) is a port of one of its vertices."""
+
+    __slots__ = ("vertex", "port")
+
+    def __init__(self, *parts: Union[str, int]) -> None:
+        if len(parts) == 1 and isinstance(parts[0], str):
+            self.vertex, self.port = None, parts[0]
+        elif len(parts) == 2 and isinstance(parts[1], str) and isinstance(parts[0], (str, int)):
+            self.vertex, self.port = parts
+        else:
+            raise NetTypeError('NetPort takes a port name, or a vertex and a port name',
+                               got=f"got NetPort{parts!r}",
+                               fix='NetPort("Input") or NetPort("lin", "Output")')
+
+    def __repr__(self) -> str:
+        return f"NetPort({self.port!r})" if self.vertex is None else \
+            f"NetPort({self.vertex!r}, {self.port!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NetPort) and (self.vertex, self.port) == (other.vertex, other.port)
+
+    def __hash__(self) -> int:
+        return hash(("NetPort", self.vertex, self.port))
+
+
+def as_layer(spec: Any, where: str) -> NetModule:
+    """Layer shorthand: ``"Ramp"`` → ``ElementwiseLayer("Ramp")``, ``3`` → ``LinearLayer(3)``."""
+    from ..layers import ElementwiseLayer, LinearLayer
+    if isinstance(spec, NetModule):
+        return spec
+    if isinstance(spec, str):
+        return ElementwiseLayer(spec)
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return LinearLayer(spec)
+    if isinstance(spec, torch.nn.Module):
+        raise NetTypeError("vertices must be netgrad layers or nets", where=where,
+                           got=f"got the torch module {type(spec).__name__}",
+                           fix="use a netgrad layer (e.g. LinearLayer) for each vertex")
+    raise NetTypeError("a vertex is a layer, a net, a function name (\"Ramp\") or an int "
+                       "(a LinearLayer's size)", where=where,
+                       got=f"got {type(spec).__name__} {spec!r}")
+
+
+def _first_known(*shapes: MaybeShape) -> MaybeShape:
+    return next((s for s in shapes if s is not None), None)
+
+
+class NetGraph(NetModule):
+    """A net of layers and nets connected by named ports.
+
+    Args:
+        vertices: a dict of names to layers/nets, or a list (names ``"0"``, ``"1"``, ...).
+            A string is an ElementwiseLayer (``"Ramp"``), an int a LinearLayer.
+        edges: ``(source, destination)`` pairs (longer tuples chain: ``("a", "b", "c")``).
+            A source is a vertex name or position, ``NetPort("Input")`` (a graph input),
+            ``NetPort("v", "Output")``, or a list of sources for a vertex with several inputs
+            (``Input1 … Inputn`` of a ThreadingLayer or CatenateLayer, or its ports in order).
+            A destination is a vertex (its ``"Input"`` port), ``NetPort("v", "Target")``, or
+            ``NetPort("Output")`` (a graph output).
+        **ports: declared per-example shapes of graph ports, e.g. ``Input=3``.
+
+    Unconnected vertex inputs become graph inputs of the same name (shared when names repeat);
+    unconnected vertex outputs become graph outputs (numbered when names repeat).
+    """
+
+    def __init__(self, vertices: Union[Mapping[str, Any], Sequence[Any]],
+                 edges: Sequence[Any] = (), **ports: ShapeLike) -> None:
+        super().__init__()
+        kind = type(self).__name__
+        if isinstance(vertices, Mapping):
+            items = list(vertices.items())
+        elif isinstance(vertices, Sequence) and not isinstance(vertices, str):
+            items = [(str(i), v) for i, v in enumerate(vertices)]
+        else:
+            raise NetTypeError(f"{kind} takes a dict or a list of vertices",
+                               got=f"got {type(vertices).__name__}")
+        if not items:
+            raise NetValueError(f"{kind} needs at least one vertex", got="got none")
+        self.vertices = torch.nn.ModuleDict()
+        for name, spec in items:
+            if not isinstance(name, str) or not name or "." in name:
+                raise NetValueError("vertex names are non-empty strings without '.'",
+                                    where=kind, got=f"got {name!r}")
+            self.vertices[name] = as_layer(spec, f'{kind} › "{name}"')
+        self._names = [n for n, _ in items]
+        self._declared = {p: as_shape(s, what=f'the shape of port "{p}"') for p, s in ports.items()}
+        self._wire(list(edges))
+        self._shapes: dict[str, MaybeShape] = {}
+        self.bind({})
+
+    # ---- wiring ----------------------------------------------------------------------------
+    def _vertex(self, ref: Any) -> str:
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            if not 0 <= ref < len(self._names):
+                raise NetKeyError(f"vertex position {ref} is out of range",
+                                  where=type(self).__name__,
+                                  got=f"got {ref} with {len(self._names)} vertices",
+                                  fix=f"use 0 to {len(self._names) - 1} or a name")
+            return self._names[ref]
+        if isinstance(ref, str) and ref in self.vertices:
+            return ref
+        raise NetKeyError("an edge names a vertex that does not exist", where=type(self).__name__,
+                          got=f"got {ref!r}", fix=f"vertices are {self._names}")
+
+    def _source(self, ref: Any) -> Source:
+        if isinstance(ref, NetPort):
+            if ref.vertex is None:
+                return (None, ref.port)
+            v = self._vertex(ref.vertex)
+            outs = self.vertices[v].output_names()
+            if ref.port not in outs:
+                raise NetKeyError(f'vertex "{v}" has no output port {ref.port!r}',
+                                  where=type(self).__name__, got=f"got {ref!r}",
+                                  fix=f"its output ports are {list(outs)}")
+            return (v, ref.port)
+        v = self._vertex(ref)
+        outs = self.vertices[v].output_names()
+        if len(outs) != 1:
+            raise NetValueError(f'vertex "{v}" has several output ports, so an edge must name one',
+                                where=type(self).__name__, got=f"got {ref!r}",
+                                fix=f'use NetPort("{v}", "{outs[0]}"); its outputs are {list(outs)}')
+        return (v, outs[0])
+
+    def _wire(self, edges: list[Any]) -> None:
+        kind = type(self).__name__
+        pairs: list[tuple[Any, Any]] = []
+        for e in edges:
+            if isinstance(e, Mapping):
+                pairs.extend(e.items())
+            elif isinstance(e, tuple) and len(e) >= 2:
+                pairs.extend(zip(e[:-1], e[1:]))
+            else:
+                raise NetTypeError("an edge is a (source, destination) pair", where=kind,
+                                   got=f"got {e!r}", fix='write ("a", "b") or (NetPort("Input"), "a")')
+        in_edges: dict[str, dict[str, Source]] = {n: {} for n in self._names}
+        variadic_sources: dict[str, list[Source]] = {}
+        outputs: dict[str, Source] = {}
+
+        def connect(v: str, port: str, src: Source) -> None:
+            if port in in_edges[v]:
+                raise NetValueError(f'port "{port}" of vertex "{v}" is connected twice',
+                                    where=kind, got=f"got sources {in_edges[v][port]} and {src}",
+                                    fix="connect each input port once")
+            in_edges[v][port] = src
+
+        for src_ref, dst_ref in pairs:
+            srcs = [self._source(s) for s in src_ref] if isinstance(src_ref, list) \
+                else [self._source(src_ref)]
+            if isinstance(dst_ref, NetPort) and dst_ref.vertex is None:
+                if len(srcs) != 1:
+                    raise NetValueError("a graph output takes one source", where=kind,
+                                        got=f"got {src_ref!r} → {dst_ref!r}")
+                if dst_ref.port in outputs:
+                    raise NetValueError(f'graph output "{dst_ref.port}" is connected twice',
+                                        where=kind, got=f"got {src_ref!r}")
+                outputs[dst_ref.port] = srcs[0]
+                continue
+            if isinstance(dst_ref, NetPort):
+                v = self._vertex(dst_ref.vertex)
+                if len(srcs) != 1:
+                    raise NetValueError("a single port takes one source", where=kind,
+                                        got=f"got {src_ref!r} → {dst_ref!r}")
+                layer = self.vertices[v]
+                if getattr(layer, "variadic", False) and dst_ref.port.startswith("Input"):
+                    variadic_sources.setdefault(v, []).append(srcs[0])
+                    continue
+                if dst_ref.port not in layer.input_names():
+                    raise NetKeyError(f'vertex "{v}" has no input port {dst_ref.port!r}',
+                                      where=kind, got=f"got {dst_ref!r}",
+                                      fix=f"its input ports are {list(layer.input_names())}")
+                connect(v, dst_ref.port, srcs[0])
+                continue
+            v = self._vertex(dst_ref)
+            layer = self.vertices[v]
+            if getattr(layer, "variadic", False):
+                variadic_sources.setdefault(v, []).extend(srcs)
+                continue
+            names = layer.input_names()
+            if len(srcs) > len(names):
+                raise NetValueError(f'vertex "{v}" has {len(names)} input ports {list(names)}',
+                                    where=kind, got=f"got {len(srcs)} sources {src_ref!r}")
+            for port, src in zip(names, srcs):
+                connect(v, port, src)
+        for v, srcs in variadic_sources.items():
+            self.vertices[v].set_arity(len(srcs))
+            for i, src in enumerate(srcs):
+                connect(v, f"Input{i + 1}", src)
+
+        # Unconnected inputs become graph inputs of the same name.
+        inputs: list[str] = []
+        for v in self._names:
+            for port in self.vertices[v].input_names():
+                if port not in in_edges[v]:
+                    in_edges[v][port] = (None, port)
+        for v in self._names:
+            for port, (sv, sp) in in_edges[v].items():
+                if sv is None and sp not in inputs:
+                    inputs.append(sp)
+        inputs.sort(key=lambda p: (p != "Input", 0))
+        for p in outputs:
+            if p in inputs:
+                raise NetValueError(f'"{p}" is both an input and an output of the graph',
+                                    where=kind, fix="give the output another name")
+        # Unconnected outputs become graph outputs.
+        used = {src for ports in in_edges.values() for src in ports.values()} | set(outputs.values())
+        dangling = [(v, p) for v in self._names for p in self.vertices[v].output_names()
+                    if (v, p) not in used]
+        counts: dict[str, int] = {}
+        for _, p in dangling:
+            counts[p] = counts.get(p, 0) + 1
+        seen: dict[str, int] = {}
+        for v, p in dangling:
+            name = p
+            if counts[p] > 1 or p in outputs:
+                seen[p] = seen.get(p, 0) + 1
+                name = f"{p}{seen[p]}"
+            outputs[name] = (v, p)
+        if not outputs:
+            raise NetValueError("the graph has no output", where=kind,
+                                fix='connect a vertex to NetPort("Output")')
+        self._in_edges = in_edges
+        self._inputs = tuple(inputs)
+        self._outputs = outputs
+        self._order = self._toposort()
+        self._plan = [(v, self.vertices[v], tuple(in_edges[v].items())) for v in self._order]
+
+    def _toposort(self) -> list[str]:
+        deps = {v: {s for s, _ in ports.values() if s is not None}
+                for v, ports in self._in_edges.items()}
+        order: list[str] = []
+        done: set[str] = set()
+        while len(order) < len(self._names):
+            ready = [v for v in self._names if v not in done and deps[v] <= done]
+            if not ready:
+                cycle = [v for v in self._names if v not in done]
+                raise NetValueError("the graph has a cycle", where=type(self).__name__,
+                                    got=f"got a cycle among vertices {cycle}",
+                                    fix="remove an edge so that data flows one way")
+            order.extend(ready)
+            done.update(ready)
+        return order
+
+    # ---- ports and shapes ------------------------------------------------------------------
+    def input_names(self) -> tuple[str, ...]:
+        return self._inputs
+
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(self._outputs)
+
+    def port_shape(self, port: str) -> MaybeShape:
+        return self._shapes.get(port)
+
+    def integer_ports(self) -> frozenset[str]:
+        out = set()
+        for v, ports in self._in_edges.items():
+            ints = self.vertices[v].integer_ports()
+            out.update(sp for p, (sv, sp) in ports.items() if sv is None and p in ints)
+        return frozenset(out)
+
+    def declared_shape(self, port: str) -> MaybeShape:
+        return _first_known(self._shapes.get(port), self._declared.get(port))
+
+    def _input_shapes(self, given: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
+        kind = type(self).__name__
+        shapes: dict[str, MaybeShape] = {}
+        for port in self._inputs:
+            candidates = [(f'{kind}, port "{port}"', self._declared.get(port)),
+                          ("the data", given.get(port))]
+            for v, ports in self._in_edges.items():
+                for p, src in ports.items():
+                    if src == (None, port):
+                        layer = self.vertices[v]
+                        candidates.append((f'"{v}" ({type(layer).__name__}), port "{p}"',
+                                           layer.declared_shape(p)))
+            known = [(w, s) for w, s in candidates if s is not None]
+            for (w1, s1), (w2, s2) in zip(known, known[1:]):
+                if s1 != s2:
+                    raise ShapeError(f"{w1} expects {describe_shape(s1)}",
+                                     where=f'{kind}, input port "{port}"',
+                                     got=f"but {w2} expects {describe_shape(s2)}")
+            shapes[port] = known[0][1] if known else None
+        return shapes
+
+    def _propagate(self, given: Mapping[str, MaybeShape], commit: bool) -> dict[str, MaybeShape]:
+        kind = type(self).__name__
+        env: dict[Source, MaybeShape] = {(None, p): s for p, s in self._input_shapes(given).items()}
+        for v, layer, ports in self._plan:
+            ins = {p: env[src] for p, src in ports}
+            for p, src in ports:
+                want = layer.declared_shape(p)
+                if want is not None and ins[p] is not None and want != ins[p]:
+                    sv, sp = src
+                    source = f'graph input "{sp}"' if sv is None else \
+                        f'"{sv}" ({type(self.vertices[sv]).__name__}) port "{sp}"'
+                    raise ShapeError(f"expected {describe_shape(want)}",
+                                     where=f'{kind} › "{v}" ({type(layer).__name__}), port "{p}"',
+                                     got=f"got {describe_shape(ins[p])} from {source}",
+                                     fix="make the two ends agree (check the sizes of the layers "
+                                         "on both sides of this edge)")
+            try:
+                outs = layer.bind(ins) if commit else layer.infer(ins)
+            except NetgradError as e:
+                raise e.located(f'{kind} › "{v}" ({type(layer).__name__})') from None
+            for p, s in outs.items():
+                env[(v, p)] = s
+        shapes = {p: env[(None, p)] for p in self._inputs}
+        for p, src in self._outputs.items():
+            s = env[src]
+            want = self._declared.get(p)
+            if want is not None and s is not None and want != s:
+                raise ShapeError(f"expected {describe_shape(want)}",
+                                 where=f'{kind}, output port "{p}"',
+                                 got=f"got {describe_shape(s)} from vertex \"{src[0]}\"")
+            shapes[p] = s if s is not None else want
+        return shapes
+
+    def infer(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
+        full = self._propagate(shapes, commit=False)
+        return {p: full[p] for p in self._outputs}
+
+    def bind(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
+        merged = {p: _first_known(shapes.get(p), self._shapes.get(p)) for p in self._inputs}
+        self._shapes = self._propagate(merged, commit=True)
+        return {p: self._shapes[p] for p in self._outputs}
+
+    # ---- arrays ----------------------------------------------------------------------------
+    def named_arrays(self) -> Iterator[tuple[tuple[str, ...], NetModule, str]]:
+        for v in self._names:
+            for path, layer, name in self.vertices[v].named_arrays():
+                yield (v,) + path, layer, name
+
+    def __getitem__(self, ref: Union[str, int]) -> NetModule:
+        """A vertex by name or position: ``net["lin1"]``, ``net[0]``."""
+        return self.vertices[self._vertex(ref)]
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __iter__(self) -> Iterator[NetModule]:
+        return (self.vertices[v] for v in self._names)
+
+    def vertex_names(self) -> list[str]:
+        return list(self._names)
+
+    def edges(self) -> list[tuple[Source, tuple[str, str]]]:
+        """Every connection as ``(source, (vertex, port))``; graph outputs as ``(source, (None, port))``."""
+        out = [(src, (v, p)) for v in self._names for p, src in self._in_edges[v].items()]
+        out += [(src, (None, p)) for p, src in self._outputs.items()]
+        return out
+
+    # ---- running ---------------------------------------------------------------------------
+    def forward(self, *args: torch.Tensor) -> Union[torch.Tensor, dict[str, torch.Tensor]]:
+        env: dict[Source, torch.Tensor] = {(None, p): t for p, t in zip(self._inputs, args)}
+        for v, layer, ports in self._plan:
+            outs = layer.run_ports({p: env[src] for p, src in ports})
+            for p, t in outs.items():
+                env[(v, p)] = t
+        if len(self._outputs) == 1:
+            (src,) = self._outputs.values()
+            return env[src]
+        return {p: env[src] for p, src in self._outputs.items()}
+
+    def get_config(self) -> dict[str, Any]:
+        return {"ports": {p: list(s) for p, s in self._declared.items() if s is not None}}
+
+
+class NetChain(NetGraph):
+    """Layers applied one after another.
+
+    Args:
+        layers: a list (names ``"0"``, ``"1"``, ... as in :class:`torch.nn.Sequential`) or a
+            dict of names to layers. ``"Ramp"`` is an ElementwiseLayer, ``3`` a LinearLayer(3).
+        input: shape of the "Input" port (an int for a vector, a tuple for an array).
+        output: shape of the output port, checked against what the layers produce.
+
+    The chain's ports are the first layer's inputs, any unconnected inputs of later layers
+    (such as a loss layer's "Target"), and the last layer's outputs.
+    """
+
+    def __init__(self, layers: Union[Sequence[Any], Mapping[str, Any]], input: ShapeLike = None,
+                 output: ShapeLike = None) -> None:
+        if isinstance(layers, Mapping):
+            names = list(layers)
+        elif isinstance(layers, Sequence) and not isinstance(layers, str):
+            names = [str(i) for i in range(len(layers))]
+        else:
+            raise NetTypeError("NetChain takes a list or a dict of layers",
+                               got=f"got {type(layers).__name__}")
+        edges = [tuple(names)] if len(names) > 1 else []
+        ports: dict[str, ShapeLike] = {}
+        if input is not None:
+            ports["Input"] = input
+        vertices = layers if isinstance(layers, Mapping) else list(layers)
+        super().__init__(vertices, edges, **ports)
+        if output is not None:
+            (name,) = self.output_names() if len(self.output_names()) == 1 else ("Output",)
+            self._declared[name] = as_shape(output)
+            self.bind({})
