@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
+from ..debug import _provenance
 from ..gradient import All, NetPortGradient, Target, all_gradient_specs, resolve_gradient
 from ._shapes import describe_shape, fmt_shape
 
@@ -195,8 +196,11 @@ def evaluate(net, data: Any, spec: Any = None, *, precision: Any = "float32",
                 outputs = out if isinstance(out, dict) else {net.output_names()[0]: out}
             else:
                 outputs = net.run_ports(tensors)
+            _provenance.check_forward(net, tensors, outputs)
             grads = _gradients(net, outputs, tensors, targets, raw_imposed, batch, dtype,
                                device, array_leaf) if grad_specs else {}
+            if grads:
+                _provenance.check_backward(net, tensors, grads)
     finally:
         for m, t in zip(net.modules(), training):
             m.training = t
