@@ -111,7 +111,7 @@ class Layer(NetModule):
         return full
 
     def infer(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
-        full = self._merged_inputs(shapes)
+        full = self.complete_inputs(self._merged_inputs(shapes))
         out = self.infer_outputs(full)
         # Arrays already present fix some shapes: check them against what the inputs imply.
         for name, shape in self.array_shapes_for(full).items():
@@ -129,7 +129,7 @@ class Layer(NetModule):
         for p in self.input_names():
             merged.setdefault(p, self._shapes.get(p))
         out = self.infer(merged)
-        full = self._merged_inputs(merged)
+        full = self.complete_inputs(self._merged_inputs(merged))
         self._shapes = {**full, **out}
         for name, shape in self.array_shapes_for(full).items():
             if shape is not None and getattr(self, name) is None:

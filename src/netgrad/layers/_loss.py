@@ -29,6 +29,11 @@ class _PairLoss(Layer):
         super().__init__()
         self._setup(Input=input, Target=input)
 
+    def complete_inputs(self, shapes):
+        shapes = self._merged_inputs(shapes)
+        a, b = shapes["Input"], shapes["Target"]
+        return {"Input": a if a is not None else b, "Target": b if b is not None else a}
+
     def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
         a, b = shapes["Input"], shapes["Target"]
         if a is not None and b is not None and a != b:
@@ -101,6 +106,15 @@ class CrossEntropyLossLayer(Layer):
         if target == "Index":
             self.integer_input_ports = frozenset({"Target"})
         self._setup(Input=input)
+
+    def complete_inputs(self, shapes):
+        shapes = self._merged_inputs(shapes)
+        a, b = shapes["Input"], shapes["Target"]
+        if b is None and a is not None and len(a) >= 1:
+            b = a[:-1] if self.target == "Index" else a
+        if a is None and b is not None and self.target != "Index":
+            a = b
+        return {"Input": a, "Target": b}
 
     def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
         a, b = shapes["Input"], shapes["Target"]

@@ -240,13 +240,13 @@ class NetGraph(NetModule):
                 seen[p] = seen.get(p, 0) + 1
                 name = f"{p}{seen[p]}"
             outputs[name] = (v, p)
+        self._in_edges = in_edges
+        self._order = self._toposort()
         if not outputs:
             raise NetValueError("the graph has no output", where=kind,
                                 fix='connect a vertex to NetPort("Output")')
-        self._in_edges = in_edges
         self._inputs = tuple(inputs)
         self._outputs = outputs
-        self._order = self._toposort()
         self._plan = [(v, self.vertices[v], tuple(in_edges[v].items())) for v in self._order]
 
     def _toposort(self) -> list[str]:
@@ -310,7 +310,10 @@ class NetGraph(NetModule):
         kind = type(self).__name__
         env: dict[Source, MaybeShape] = {(None, p): s for p, s in self._input_shapes(given).items()}
         for v, layer, ports in self._plan:
-            ins = {p: env[src] for p, src in ports}
+            ins = layer.complete_inputs({p: env[src] for p, src in ports})
+            for p, src in ports:  # shapes a layer implies for graph inputs (e.g. a Target)
+                if src[0] is None and env[src] is None and ins[p] is not None:
+                    env[src] = ins[p]
             for p, src in ports:
                 want = layer.declared_shape(p)
                 if want is not None and ins[p] is not None and want != ins[p]:

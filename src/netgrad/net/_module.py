@@ -55,6 +55,10 @@ class NetModule(torch.nn.Module):
         """
         raise NotImplementedError
 
+    def complete_inputs(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
+        """Fill in input shapes implied by the others (a loss's Target from its Input); pure."""
+        return dict(shapes)
+
     def bind(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
         """Like :meth:`infer`, but records the shapes (and creates arrays whose shape is now known)."""
         raise NotImplementedError

@@ -1,0 +1,23 @@
+import os
+
+import pytest
+import torch
+
+# Keep each test worker on one thread: the suite runs two workers on two cores.
+torch.set_num_threads(1)
+
+try:
+    from hypothesis import settings
+
+    settings.register_profile("ci", deadline=None, max_examples=40, derandomize=True)
+    settings.register_profile("dev", deadline=None, max_examples=40)
+    settings.load_profile("ci" if os.environ.get("CI") else "dev")
+except ImportError:  # pragma: no cover
+    pass
+
+
+@pytest.fixture
+def cuda_device():
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    return torch.device("cuda")
