@@ -1,0 +1,17 @@
+"""The README's Python examples run as written, in order, in one namespace."""
+
+import pathlib
+import re
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_examples_run(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 5
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "8.0 [2. 4.]" in out and "0.0 [0. 0.]" in out
+    assert "[0.   0.25]" in out
