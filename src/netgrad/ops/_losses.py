@@ -1,25 +1,102 @@
-"""Losses: binary_cross_entropy (on probabilities) and cross_entropy (on logits)."""
+"""Losses: binary_cross_entropy (on probabilities) and cross_entropy (on logits).
+
+Both are compositions of robust operations, so their gradients (and second derivatives) keep
+the contract. Neither clamps with an eps: ``binary_cross_entropy`` at p = 0, target 0 has
+d/dp = 1 (torch: 0), and at p = 0, target 1 the loss is +inf (torch: 100).
+"""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from ._core import R, szmul
 
 __all__ = ["binary_cross_entropy", "cross_entropy"]
 
+_Tensor = torch.Tensor
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    out = -(torch.xlogy(target, input) + torch.xlogy(1 - target, 1 - input))
-    if weight is not None:
-        out = out * weight
-    if reduction == "mean":
-        return out.mean()
+
+def _reduce(loss: _Tensor, reduction: str, denominator=None) -> _Tensor:
+    if reduction == "none":
+        return loss
     if reduction == "sum":
-        return out.sum()
-    return out
+        return R.sum(loss)
+    if reduction == "mean":
+        return R.div(R.sum(loss), denominator) if denominator is not None else R.mean(loss)
+    raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
-    return F.cross_entropy(input, target, weight, ignore_index=ignore_index,
-                           reduction=reduction, label_smoothing=label_smoothing)
+def _legacy(size_average, reduce, reduction: str) -> str:
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "none" if not reduce else ("mean" if size_average else "sum")
+
+
+def binary_cross_entropy(input: _Tensor, target: _Tensor, weight: _Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> _Tensor:
+    """-(t·log p + (1 - t)·log(1 - p)) on probabilities p, as
+    ``torch.nn.functional.binary_cross_entropy`` but exact: no log clamp, no eps.
+
+    Shape: ``input`` and ``target`` (*), the same shape; ``weight`` broadcastable to it.
+    """
+    reduction = _legacy(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         "size.")
+    loss = R.neg(R.add(R.xlogy(target, input), R.xlogy(R.sub(1.0, target), R.sub(1.0, input))))
+    if weight is not None:
+        loss = R.mul(loss, weight)
+    return _reduce(loss, reduction)
+
+
+def cross_entropy(input: _Tensor, target: _Tensor, weight: _Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> _Tensor:
+    """Cross-entropy of logits against class indices or class probabilities, as
+    ``torch.nn.functional.cross_entropy``, built on the robust :func:`log_softmax`: masked
+    (-inf) logits get gradient 0, and a 0 target probability times a -inf log-probability is 0.
+
+    Shape: ``input`` (C), (N, C) or (N, C, d1, ...); ``target`` the same without C (indices) or
+    the same shape as ``input`` (probabilities).
+    """
+    reduction = _legacy(size_average, reduce, reduction)
+    cdim = 0 if input.dim() == 1 else 1
+    logp = R.log_softmax(input, cdim)
+    C = input.shape[cdim]
+    wshape = [C if d == cdim else 1 for d in range(input.dim())]
+    if target.is_floating_point():  # class probabilities
+        t = target
+        if label_smoothing > 0:
+            t = R.add(R.mul(t, 1.0 - label_smoothing), label_smoothing / C)
+        terms = szmul(t, logp)
+        if weight is not None:
+            terms = R.mul(terms, weight.reshape(wshape))
+        loss = R.neg(R.sum(terms, cdim))
+        if reduction == "mean":
+            n = loss.numel()
+            return R.div(R.sum(loss), float(n)) if n else R.sum(loss)
+        return _reduce(loss, reduction)
+    # class indices: the gather is linear, so torch's nll_loss (a gather/scatter) keeps the
+    # contract; only log_softmax needs to be robust.
+    nll = torch.nn.functional.nll_loss(logp if input.dim() > 1 else logp.unsqueeze(0),
+                                       target if input.dim() > 1 else target.unsqueeze(0),
+                                       weight, ignore_index=ignore_index, reduction="none")
+    if input.dim() == 1:
+        nll = nll.squeeze(0)
+    valid = target != ignore_index
+    w_t = (weight[target.clamp(0, C - 1)] if weight is not None
+           else torch.ones_like(target, dtype=input.dtype))
+    w_t = torch.where(valid, w_t, 0.0)
+    if label_smoothing > 0:
+        terms = logp if weight is None else R.mul(logp, weight.reshape(wshape))
+        smooth = R.neg(R.sum(terms, cdim))
+        smooth = R.where(valid, smooth, 0.0)
+        loss = R.add(R.mul(nll, 1.0 - label_smoothing), R.mul(smooth, label_smoothing / C))
+    else:
+        loss = nll
+    if reduction == "mean":
+        return R.div(R.sum(loss), R.sum(w_t))
+    return _reduce(loss, reduction)

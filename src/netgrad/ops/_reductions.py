@@ -1,50 +1,222 @@
-"""Reductions: sum, mean, prod, cumprod, amax, amin, logsumexp."""
+"""Reductions: sum, mean, amax, amin, prod, cumprod, logsumexp.
+
+``dim`` is None (all dimensions), an int, or a tuple of ints, with ``keepdim`` as in torch.
+``sum``, ``mean``, ``amax`` and ``amin`` are torch's own (their gradients already keep the
+contract: amax/amin split ties evenly); ``prod`` and ``cumprod`` differentiate by exclusive
+products, never ``y / x``; ``logsumexp`` handles all -inf and +inf slices.
+"""
 
 from __future__ import annotations
 
 import torch
+from torch.autograd import Function
+
+from ._core import R, dims_of, plain, strong_, szmul
 
 __all__ = ["sum", "mean", "prod", "cumprod", "amax", "amin", "logsumexp"]
 
-
-def _dims(input, dim):
-    if dim is None:
-        return tuple(range(input.dim()))
-    if isinstance(dim, int):
-        return (dim,)
-    return tuple(dim)
+_Tensor = torch.Tensor
+_builtin_sum = sum
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+@plain
+def sum(input: torch.Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> torch.Tensor:
+    """Σ over ``dim`` (None: all). Gradient: g broadcast back."""
     if dim is None and not keepdim:
         return torch.sum(input, dtype=dtype)
-    return torch.sum(input, _dims(input, dim), keepdim=keepdim, dtype=dtype)
+    return torch.sum(input, dims_of(input, dim), keepdim=keepdim, dtype=dtype)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+@plain
+def mean(input: torch.Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> torch.Tensor:
+    """Mean over ``dim`` (None: all). Gradient: g / n broadcast back."""
     if dim is None and not keepdim:
         return torch.mean(input, dtype=dtype)
-    return torch.mean(input, _dims(input, dim), keepdim=keepdim, dtype=dtype)
+    return torch.mean(input, dims_of(input, dim), keepdim=keepdim, dtype=dtype)
 
 
-def prod(input, dim=None, keepdim=False, *, dtype=None):
-    out = input if dtype is None else input.to(dtype)
-    for d in sorted((d % max(input.dim(), 1) for d in _dims(input, dim)), reverse=True):
-        out = torch.prod(out, d, keepdim=keepdim)
-    return out
+@plain
+def amax(input: torch.Tensor, dim=(), keepdim: bool = False) -> torch.Tensor:
+    """Max over ``dim`` (None or (): all). Gradient split evenly among tied maxima."""
+    return torch.amax(input, () if dim is None else dim, keepdim=keepdim)
 
 
-def cumprod(input, dim, *, dtype=None):
-    return torch.cumprod(input, dim, dtype=dtype)
+@plain
+def amin(input: torch.Tensor, dim=(), keepdim: bool = False) -> torch.Tensor:
+    """Min over ``dim`` (None or (): all). Gradient split evenly among tied minima."""
+    return torch.amin(input, () if dim is None else dim, keepdim=keepdim)
 
 
-def amax(input, dim=(), keepdim=False):
-    return torch.amax(input, dim if dim is not None else (), keepdim=keepdim)
+# ----------------------------------------------------------------------------- prod
+def _to_last(x: _Tensor, dims: tuple[int, ...]) -> _Tensor:
+    """Move ``dims`` to the end and flatten them into one: shape (*kept, n)."""
+    kept = [d for d in range(x.dim()) if d not in dims]
+    return x.permute(*kept, *dims).reshape(*[x.shape[d] for d in kept], -1)
 
 
-def amin(input, dim=(), keepdim=False):
-    return torch.amin(input, dim if dim is not None else (), keepdim=keepdim)
+def _exclusive_products(v: _Tensor, ns_cumprod) -> _Tensor:
+    """Π_{j≠i} v_j along the last dim, as (prefix product before i) · (suffix product after i)."""
+    one = torch.ones_like(v[..., :1])
+    pre = torch.cat([one, ns_cumprod(v[..., :-1], -1)], -1)
+    suf = torch.cat([ns_cumprod(v[..., 1:].flip(-1), -1).flip(-1), one], -1)
+    return pre, suf
 
 
-def logsumexp(input, dim, keepdim=False):
-    return torch.logsumexp(input, dim, keepdim=keepdim)
+class _Prod(Function):
+    @staticmethod
+    @plain
+    def forward(ctx, x, dims, keepdim):
+        ctx.save_for_backward(x)
+        ctx.dims, ctx.keepdim = dims, keepdim
+        out = x
+        for d in reversed(dims):
+            out = torch.prod(out, d, keepdim=True)
+        if not keepdim:
+            out = out.squeeze(dims) if dims else out
+        return out
+
+    @staticmethod
+    @plain
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        dims = ctx.dims
+        if not dims:
+            return g, None, None
+        gk = g if ctx.keepdim else g.reshape([1 if d in dims else s
+                                              for d, s in enumerate(x.shape)])
+        v = _to_last(x, dims)
+        graph = torch.is_grad_enabled()
+        pre, suf = _exclusive_products(v, R.cumprod if graph else torch.cumprod)
+        kept = [d for d in range(x.dim()) if d not in dims]
+        gv = _to_last(gk.expand(x.shape), dims)[..., :1]
+        if graph:
+            gx = szmul(szmul(gv, pre), suf)
+        else:
+            ex = strong_(pre * suf, pre, suf)
+            gx = strong_(gv * ex, gv, ex)
+        # undo _to_last: (*kept, n) -> (*kept, *dims) -> original order
+        gx = gx.reshape(*[x.shape[d] for d in kept], *[x.shape[d] for d in dims])
+        order = kept + list(dims)
+        inverse = [order.index(d) for d in range(x.dim())]
+        return gx.permute(*inverse), None, None
+
+
+def prod(input: torch.Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> torch.Tensor:
+    """Π over ``dim`` (None: all; an int; or a tuple). Gradient: the product of the *other*
+    factors (exclusive prefix × suffix products), so zeros never give 0/0."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if not input.is_floating_point():
+        if dim is None:
+            return torch.prod(input)
+        out = input
+        for d in sorted(dims_of(input, dim), reverse=True):
+            out = torch.prod(out, d, keepdim=keepdim)
+        return out
+    dims = dims_of(input, dim)
+    if input.dim() == 0:
+        return input.clone()
+    return _Prod.apply(input, dims, keepdim)
+
+
+# ----------------------------------------------------------------------------- cumprod
+def _reverse_affine_scan(a: _Tensor, b: _Tensor, mul, add) -> _Tensor:
+    """s_k = b_k + a_k · s_{k+1} along the last dim (s_n = 0), in log2(n) doubling steps."""
+    n = a.shape[-1]
+    d = 1
+    while d < n:
+        b = torch.cat([add(b[..., :n - d], mul(a[..., :n - d], b[..., d:])), b[..., n - d:]], -1)
+        a = torch.cat([mul(a[..., :n - d], a[..., d:]), a[..., n - d:]], -1)
+        d *= 2
+    return b
+
+
+class _Cumprod(Function):
+    @staticmethod
+    @plain
+    def forward(ctx, x, dim):
+        y = torch.cumprod(x, dim)
+        ctx.save_for_backward(x, y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    @plain
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        dim = ctx.dim
+        if x.dim() == 0 or x.shape[dim] == 0:
+            return g, None
+        xl, yl, gl = (t.movedim(dim, -1) for t in (x, y, g))
+        zero = torch.zeros_like(xl[..., :1])
+        a = torch.cat([xl[..., 1:], zero], -1)        # a_k = x_{k+1}
+        prev = torch.cat([torch.ones_like(zero), yl[..., :-1]], -1)  # y_{k-1} = Π_{j<k} x_j
+        if torch.is_grad_enabled():
+            s = _reverse_affine_scan(a, gl, szmul, R.add)
+            gx = szmul(prev, s)
+        else:
+            s = _reverse_affine_scan(a, gl, torch.mul, torch.add)
+            if bool(torch.isnan(s).any()):  # a 0·inf met somewhere: redo with strong zeros
+                s = _reverse_affine_scan(a, gl, szmul, torch.add)
+            gx = strong_(prev * s, prev, s)
+        return gx.movedim(-1, dim), None
+
+
+def cumprod(input: torch.Tensor, dim: int, *, dtype=None) -> torch.Tensor:
+    """Cumulative product along ``dim``. Gradient without division: Σ_{i≥k} g_i Π_{j≤i, j≠k} x_j
+    = y_{k-1} · s_k with s_k = g_k + x_{k+1} s_{k+1}, a reverse scan in log2(n) steps."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if not input.is_floating_point():
+        return torch.cumprod(input, dim)
+    return _Cumprod.apply(input, dim)
+
+
+# ----------------------------------------------------------------------------- logsumexp
+def _softmax_weights(x: _Tensor, y: _Tensor) -> _Tensor:
+    """exp(x - y) with the conventions: slices whose y is -inf get 0; slices whose y is +inf
+    share evenly among their +inf entries."""
+    p = torch.exp(x - y)
+    nan = torch.isnan(p)
+    if bool(nan.any()):
+        pinf = (x == float("inf")) & (y == float("inf"))
+        count = pinf.sum(dim=tuple(i for i in range(x.dim()) if y.shape[i] == 1 and
+                                   x.shape[i] != 1) or None, keepdim=True)
+        share = pinf.to(x.dtype) / count.clamp_min(1).to(x.dtype)
+        p = torch.where(nan & (y == float("-inf")), 0.0, p)
+        p = torch.where(torch.isinf(y) & (y > 0) & ~torch.isnan(x), share, p)
+    return p
+
+
+class _LogSumExp(Function):
+    @staticmethod
+    @plain
+    def forward(ctx, x, dims, keepdim):
+        y = torch.logsumexp(x, dims, keepdim=True)
+        out = y if keepdim else y.squeeze(dims)
+        ctx.save_for_backward(x, out)  # the output itself, so double backward sees through it
+        ctx.keep_shape = y.shape
+        return out
+
+    @staticmethod
+    @plain
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        y = out.reshape(ctx.keep_shape)
+        gk = g.reshape(ctx.keep_shape)
+        if torch.is_grad_enabled():
+            with torch.no_grad():
+                p0 = _softmax_weights(x, y.detach())
+            special = torch.isinf(y)
+            p = R.where(special, p0, R.exp(R.sub(x, y)))
+            return szmul(gk, p), None, None
+        p = _softmax_weights(x, y)
+        return strong_(gk * p, gk, p), None, None
+
+
+def logsumexp(input: torch.Tensor, dim=None, keepdim: bool = False) -> torch.Tensor:
+    """log Σ exp(x) over ``dim`` (None: all), without overflow. Gradient softmax(x)·g; an all
+    -inf slice gives -inf with gradient 0."""
+    if not input.is_floating_point():
+        return torch.logsumexp(input, dims_of(input, dim), keepdim=keepdim)
+    return _LogSumExp.apply(input, dims_of(input, dim), keepdim)

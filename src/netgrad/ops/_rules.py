@@ -1,0 +1,142 @@
+"""Every derivative rule of netgrad.ops, with its edge-case convention, in one table.
+
+Notation: ``g`` is the incoming gradient (cotangent), ``y`` the output, ``⊙`` the *strong-zero*
+product (``0 ⊙ anything = 0``, including ``inf`` and ``nan``; contract rule 3). Every backward
+multiplies the local derivative into ``g`` with ``⊙``, so an exactly-zero cotangent (the unused
+branch of a ``where``, a masked element) and an exactly-zero local derivative (the flat part of
+Ramp, a saturated tanh) always give an exact 0.
+
+The unary rules below are *executable*: ``UNARY[name].d(x, y, ns)`` returns the local derivative,
+written once against a namespace ``ns`` that is either plain torch (the fast path, when the
+backward is not itself differentiated) or the robust operations themselves (when
+``create_graph=True``), so second derivatives keep the contract (rule 8).
+
+==================  ===========================================  =====================================
+operation            derivative                                   edge-case convention
+==================  ===========================================  =====================================
+add, sub, neg        g, ±g                                        (torch's own; linear)
+mul(a, b)            g ⊙ b, g ⊙ a                                 0 · inf = 0 in the gradient
+div(a, b)            g ⊙ (1/b), -(g ⊙ (1/b)) ⊙ y                  b = 0: ±inf (true); b = ±inf: 0
+pow(x, p)            g ⊙ (p ⊙ x^(p-1)); g ⊙ (y ⊙ L)               p = 0: d/dx = 0 everywhere;
+                     with L = log|x|, and L := 0 at x = 0         d/dp at x = 0 is 0; x < 0 (integer
+                                                                  p): L = log|x| (real part)
+sqrt                 g ⊙ 0.5/y                                    x = 0: +inf (rule 7)
+exp                  g ⊙ y                                        x = -inf: 0 (kills inf g)
+log                  g ⊙ 1/x                                      x = 0: +inf (rule 7)
+log1p                g ⊙ 1/(1+x)                                  x = -1: +inf
+expm1                g ⊙ (y + 1)
+abs                  g ⊙ sign(x)                                  x = 0: 0 (minimum-norm subgradient)
+ramp                 g where x > 0 else 0                         x = 0: 0 (rule 4)
+sign                 0                                            x = 0: 0
+tanh                 g ⊙ (1 - y²)                                 saturated (y = ±1): exactly 0
+logistic_sigmoid     g ⊙ y(1 - y)                                 saturated: exactly 0
+softplus(β, t)       g ⊙ σ(βx); 1 where βx > t                    same threshold as torch
+sin, cos             g ⊙ cos x, g ⊙ (-sin x)
+sinc                 g ⊙ (cos πx - sinc x)/x                      series near 0; x = 0: 0
+atan2(y, x)          g ⊙ x/r², -g ⊙ y/r², r = hypot(y, x)         r = 0 or r = inf: 0 (rule 5)
+hypot(x, y)          g ⊙ x/r, g ⊙ y/r                             r = 0: 0 (rule 4); one infinite
+                                                                  input: ±1 for it, 0 for the other
+xlogy(x, y)          g ⊙ log y, (g ⊙ x) ⊙ (1/y)                   x = 0: d/dy = 0; y = 0: d/dx = -inf
+where(c, a, b)       g where c else 0, g where ¬c else 0          the unused branch gets an exact 0
+clip(x, lo, hi)      g where lo < x < hi else 0 (number bounds)   at a number bound: 0 (rule 4);
+                     tensor bounds: as maximum/minimum            tensor bound tie: ½ / ½
+maximum, minimum     g to the larger (smaller) input              ties: ½ / ½
+sum, mean            broadcast g (÷ n)                            (torch's own; linear)
+amax, amin           g split evenly among the tied extremes       (torch's own rule)
+prod                 g ⊙ Π_{j<i} x_j ⊙ Π_{j>i} x_j                exclusive prefix/suffix products,
+                                                                  never y / x (rule 2)
+cumprod              y_{k-1} ⊙ s_k, s_k = g_k + x_{k+1} ⊙ s_{k+1}  reverse affine scan (log-depth),
+                                                                  no division (rule 2)
+logsumexp            g ⊙ exp(x - y)                               all -inf: y = -inf, gradient 0;
+                                                                  +inf entries share g evenly
+softmax              y ⊙ (g - Σ g ⊙ y)                            all -inf slice: y = 0, gradient 0
+log_softmax          g - exp(y) ⊙ Σ g                             all -inf slice: y = -inf, grad 0
+norm(x, 2)           x ⊙ (g / ‖x‖)                                ‖x‖ = 0: 0 (rule 4); computed
+                                                                  relative to max|x| when needed
+norm(x, p), tensor p composed: m·exp(logsumexp(p·ℓ)/p),           zero vector: 0 for x and p;
+                     ℓ = log|x| - log m, m = max|x|               p = ±inf: max/min; p = 0: count
+power_mean(x, p)     composed: m·exp(log1p(mean expm1(p·ℓ))/p)    p = 0: geometric mean; small |p|:
+                                                                  cumulant series; p = ±inf: max/min;
+                                                                  p < 0 is relative to min|x|
+geometric_mean       composed: exp(mean log|x|)                   any zero: 0 with gradient 0
+var                  (torch's own) 2 g (x - x̄)/(n - c)
+std                  (g / ((n - c) s)) ⊙ (x - x̄)                  constant slice (s = 0): 0 (rule 4)
+normalize            composed: x / ‖x‖                            zero vector: 0, gradient 0; no eps
+cosine_similarity    composed: Σ normalize(a) ⊙ normalize(b)      a zero vector: 0, gradient 0
+binary_cross_entropy composed: -(xlogy(t, p) + xlogy(1-t, 1-p))   no eps clamp: p = 0, t = 0 has
+                                                                  d/dp = 1; p = 0, t = 1 is +inf
+cross_entropy        composed: nll(log_softmax(x))                masked (-inf) logits: gradient 0
+matmul, linear       (torch's own)                                not elementwise: an inf weight
+                                                                  meeting a zero cotangent is NaN
+==================  ===========================================  =====================================
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+__all__ = ["Unary", "UNARY"]
+
+
+@dataclass(frozen=True)
+class Unary:
+    """An elementwise rule: forward ``fn(x, *params)`` and local derivative ``d(x, y, ns, *params)``.
+
+    ``saves`` says which of ``x`` and ``y`` the derivative reads. ``grad`` (optional) replaces
+    ``g ⊙ d`` entirely, for rules that are a mask rather than a product.
+    """
+
+    fn: Callable
+    d: Callable | None
+    saves: str
+    grad: Callable | None = None
+
+
+def _sinc_d(x, y, ns):
+    # (cos z - sinc x) / x with z = πx; near 0 the series π·z·(-1/3 + z²/30 - z⁴/840 + z⁶/45360
+    # - z⁸/3991680), switched at the |z| where truncation and cancellation errors meet.
+    z = ns.mul(x, math.pi)
+    z2 = ns.mul(z, z)
+    poly = ns.add(-1 / 3, ns.mul(z2, ns.add(1 / 30, ns.mul(z2, ns.add(-1 / 840, ns.mul(
+        z2, ns.add(1 / 45360, ns.mul(z2, -1 / 3991680))))))))
+    series = ns.mul(ns.mul(z, poly), math.pi)
+    general = ns.div(ns.sub(ns.cos(z), y), x)
+    tau = 0.15 if x.dtype == torch.float64 else 1.0
+    return ns.where(x.abs() < tau / math.pi, series, general)
+
+
+def _softplus_d(x, y, ns, beta, threshold):
+    bx = ns.mul(x, beta)
+    return ns.where(bx > threshold, 1.0, ns.logistic_sigmoid(bx))
+
+
+def _ramp_grad(g, x, y, ns):
+    return ns.where(x > 0, g, 0.0)
+
+
+def _sign_grad(g, x, y, ns):
+    return torch.zeros_like(g)
+
+
+#: The elementwise rules, by operation name.
+UNARY: dict[str, Unary] = {
+    "sqrt": Unary(torch.sqrt, lambda x, y, ns: ns.div(0.5, y), "y"),
+    "exp": Unary(torch.exp, lambda x, y, ns: y, "y"),
+    "log": Unary(torch.log, lambda x, y, ns: ns.div(1.0, x), "x"),
+    "log1p": Unary(torch.log1p, lambda x, y, ns: ns.div(1.0, ns.add(x, 1.0)), "x"),
+    "expm1": Unary(torch.expm1, lambda x, y, ns: ns.add(y, 1.0), "y"),
+    "abs": Unary(torch.abs, lambda x, y, ns: ns.sign(x), "x"),
+    "ramp": Unary(torch.relu, None, "x", grad=_ramp_grad),
+    "sign": Unary(torch.sign, None, "", grad=_sign_grad),
+    "tanh": Unary(torch.tanh, lambda x, y, ns: ns.sub(1.0, ns.mul(y, y)), "y"),
+    "logistic_sigmoid": Unary(torch.sigmoid, lambda x, y, ns: ns.mul(y, ns.sub(1.0, y)), "y"),
+    "softplus": Unary(lambda x, beta, threshold: torch.nn.functional.softplus(
+        x, beta=beta, threshold=threshold), _softplus_d, "x"),
+    "sin": Unary(torch.sin, lambda x, y, ns: ns.cos(x), "x"),
+    "cos": Unary(torch.cos, lambda x, y, ns: ns.neg(ns.sin(x)), "x"),
+    "sinc": Unary(torch.sinc, lambda x, y, ns: _sinc_d(x, y, ns), "xy"),
+}
