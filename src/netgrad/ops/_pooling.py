@@ -322,8 +322,12 @@ def _composite_grads(ctx, x, p, g):
 
 
 def _smul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a * b`` with a strong zero: exactly 0 where either factor is 0 (even if the other is inf)."""
-    zero = (a == 0) | (b == 0)
+    """``a * b`` with a strong zero: 0 where one factor is 0 and the other inf or NaN.
+
+    Only there: elsewhere it is the plain product, so derivatives through a factor that happens
+    to be 0 are kept.
+    """
+    zero = ((a == 0) & ~torch.isfinite(b)) | ((b == 0) & ~torch.isfinite(a))
     return torch.where(zero, 0.0, torch.where(zero, 1.0, a) * torch.where(zero, 1.0, b))
 
 
