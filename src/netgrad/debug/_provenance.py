@@ -1,14 +1,137 @@
-"""Non-finite provenance (issue 6). Placeholder hooks called by evaluation; the diagnostics
-work fills them in."""
+"""Non-finite provenance for evaluation: the hooks ``net(data)`` and NetPortGradient call.
+
+The normal path costs one reduction over the outputs (or the gradients) and one
+synchronization: the infinity norm of each tensor, which is NaN or infinite exactly when the
+tensor holds a NaN or an infinity, computed by one fused ``torch._foreach_norm``. Only when that
+says something is bad is the net re-run with instrumentation (:mod:`._locate`) to find where.
+"""
 
 from __future__ import annotations
 
-__all__ = ["check_forward", "check_backward"]
+import math
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+
+from . import _detailed
+from ._locate import _bad_tensor_report, _explain_forward, locate_backward, locate_forward
+from ._report import NonFiniteReport
+from ._settings import NonFiniteWarning, get_nonfinite
+
+__all__ = ["check_forward", "check_backward", "all_finite", "emit"]
+
+# id of the inputs of the last evaluation whose forward pass was reported (in "warn" mode a bad
+# forward pass makes the gradients bad too; that is not reported a second time).
+_reported_forward: int | None = None
 
 
-def check_forward(net, inputs, outputs) -> None:
-    """Called after a Wolfram-style forward pass with batched ``inputs``/``outputs`` dicts."""
+def all_finite(tensors: Iterable[Any]) -> bool:
+    """True when no tensor among ``tensors`` holds a NaN or an infinity (one synchronization)."""
+    ts = [t.detach() for t in tensors
+          if isinstance(t, torch.Tensor) and t.is_floating_point() and t.numel()]
+    if not ts:
+        return True
+    if len(ts) == 1:
+        return bool(torch.isfinite(torch.linalg.vector_norm(ts[0], math.inf)))
+    return bool(torch.isfinite(torch.stack(torch._foreach_norm(ts, math.inf))).all())
 
 
-def check_backward(net, inputs, grads) -> None:
-    """Called after NetPortGradient with ``grads``: dict of NetPortGradient → tensor."""
+def emit(report: NonFiniteReport, mode: str | None = None, stacklevel: int = 4) -> None:
+    """Raise or warn with ``report``, per the setting (``mode`` overrides it)."""
+    mode = mode or get_nonfinite()
+    session = _detailed.active_session()
+    if session is not None:
+        session.reports.append(report)
+    if mode == "raise":
+        raise report.to_error()
+    if mode == "warn":
+        warnings.warn(NonFiniteWarning(str(report), report), stacklevel=stacklevel)
+
+
+def check_forward(net, inputs: Mapping[str, torch.Tensor], outputs: Mapping[str, torch.Tensor],
+                  *, batch: bool = True, dtype: torch.dtype | None = None) -> None:
+    """Called after a Wolfram-style forward pass.
+
+    Args:
+        net: the net evaluated.
+        inputs: port → batched input tensor ``(batch, *shape)`` as the net saw it.
+        outputs: port → batched output tensor.
+        batch: False when the user gave one example (reported indices then drop the batch index).
+        dtype: the precision evaluated in.
+    """
+    global _reported_forward
+    _reported_forward = None
+    mode = get_nonfinite()
+    if mode == "ignore" or all_finite(outputs.values()):
+        return
+    session = _detailed.active_session()
+    eager = session._bad if session is not None else None
+    bad = next(p for p, t in outputs.items() if not all_finite([t]))
+    seen_at = f'output "{bad}"'
+    with (session.paused() if session is not None else _nullcontext()):
+        if eager is not None:
+            report = _explain_forward(net, _EagerCall(eager), eager.ins, eager.port, eager.out,
+                                      {p: ("layer", p) for p in eager.ins}, batch, seen_at)
+        else:
+            report = locate_forward(net, inputs, batch=batch, dtype=dtype, seen_at=seen_at)
+    if report is None:
+        report, _ = _bad_tensor_report("forward", net, outputs[bad].detach(), batch, port=bad,
+                                       seen_at=seen_at, reproduced=False)
+        report.cause = ("the instrumented re-run did not reproduce the non-finite values (is the "
+                        "net random, e.g. dropout in Train mode?)")
+    _reported_forward = id(inputs)
+    emit(report, mode)
+
+
+def check_backward(net, inputs: Mapping[str, torch.Tensor], grads: Mapping[Any, torch.Tensor],
+                   *, batch: bool = True, dtype: torch.dtype | None = None,
+                   imposed: Mapping[str, Any] | None = None) -> None:
+    """Called after NetPortGradient.
+
+    Args:
+        grads: ``NetPortGradient`` → gradient tensor (per example for input ports).
+        imposed: output port → the gradient imposed there (``{NetPortGradient("Output"): g}`` in
+            the data), as given; None or empty when none was imposed.
+        (``net``, ``inputs``, ``batch``, ``dtype``: as for :func:`check_forward`.)
+    """
+    mode = get_nonfinite()
+    if mode == "ignore" or all_finite(grads.values()):
+        return
+    if _reported_forward == id(inputs):
+        return
+    from ..gradient import resolve_gradient
+
+    bad = [spec for spec, g in grads.items() if not all_finite([g])]
+    targets = [resolve_gradient(net, spec) for spec in bad]
+    output_grads = None
+    if imposed:
+        output_grads = {p: (torch.as_tensor(g) if batch else torch.as_tensor(g).unsqueeze(0))
+                        for p, g in imposed.items()}
+    session = _detailed.active_session()
+    with (session.paused() if session is not None else _nullcontext()):
+        report = locate_backward(net, inputs, output_grads, wrt=targets, batch=batch, dtype=dtype,
+                                 seen_at=repr(bad[0]))
+    if report is None:
+        g = grads[bad[0]].detach()
+        report, _ = _bad_tensor_report("backward", net, g, batch or targets[0].kind != "input",
+                                       seen_at=repr(bad[0]), reproduced=False)
+        report.cause = ("the instrumented re-run did not reproduce the non-finite gradient (is "
+                        "the net random, e.g. dropout in Train mode?)")
+    emit(report, mode)
+
+
+class _EagerCall:
+    """A layer call seen by detailed mode, in the shape :func:`_explain_forward` expects."""
+
+    def __init__(self, bad) -> None:
+        self.path, self.layer = bad.path, bad.layer
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False

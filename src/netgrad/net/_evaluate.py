@@ -196,11 +196,12 @@ def evaluate(net, data: Any, spec: Any = None, *, precision: Any = "float32",
                 outputs = out if isinstance(out, dict) else {net.output_names()[0]: out}
             else:
                 outputs = net.run_ports(tensors)
-            _provenance.check_forward(net, tensors, outputs)
+            _provenance.check_forward(net, tensors, outputs, batch=batch, dtype=dtype)
             grads = _gradients(net, outputs, tensors, targets, raw_imposed, batch, dtype,
                                device, array_leaf) if grad_specs else {}
             if grads:
-                _provenance.check_backward(net, tensors, grads)
+                _provenance.check_backward(net, tensors, grads, batch=batch, dtype=dtype,
+                                           imposed=raw_imposed)
     finally:
         for m, t in zip(net.modules(), training):
             m.training = t
