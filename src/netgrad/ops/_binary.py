@@ -10,7 +10,7 @@ import math
 import torch
 from torch.autograd import Function
 
-from ._core import R, floating, plain, strong_, szmul, unbroadcast
+from ._core import R, floating, has_nan, plain, strong_, szmul, unbroadcast
 
 __all__ = ["atan2", "hypot", "xlogy", "where", "clip", "maximum", "minimum"]
 
@@ -146,8 +146,8 @@ def _unit(x, y, r):
     """(x/r, y/r) with the conventions: 0 at r = 0; at r = inf the direction of the infinite
     component(s) (sign ±1, or ±1/√2 when both are infinite)."""
     ux, uy = x / r, y / r
-    bad = torch.isnan(ux) | torch.isnan(uy)
-    if bool(bad.any()):
+    if has_nan(ux) or has_nan(uy):
+        bad = torch.isnan(ux) | torch.isnan(uy)
         xi, yi = torch.isinf(x), torch.isinf(y)
         both = (xi & yi).to(x.dtype)
         scale = 1.0 - both * (1.0 - 1.0 / math.sqrt(2.0))

@@ -23,7 +23,7 @@ from typing import Callable, Iterable
 import torch
 from torch.autograd import Function
 
-__all__ = ["plain", "strong_", "szmul", "dims_of", "unbroadcast", "is_float", "floating", "R", "T"]
+__all__ = ["plain", "has_nan", "strong_", "szmul", "dims_of", "unbroadcast", "is_float", "floating", "R", "T"]
 
 _disable = torch._C.DisableTorchFunction
 
@@ -75,6 +75,13 @@ def unbroadcast(grad, like):
     return grad
 
 
+def has_nan(r: torch.Tensor) -> bool:
+    """Whether ``r`` holds a NaN: one reduction pass (amax propagates NaN), no boolean temporary."""
+    if r.numel() == 0:
+        return False
+    return bool(torch.isnan(torch.amax(r) if r.dim() else r))
+
+
 def strong_(r: torch.Tensor, g: torch.Tensor, d=None) -> torch.Tensor:
     """Make the fresh product ``r = g * d`` a strong-zero product, in place.
 
@@ -84,8 +91,10 @@ def strong_(r: torch.Tensor, g: torch.Tensor, d=None) -> torch.Tensor:
         d: the local derivative, or a callable returning it, or None; where it is exactly 0,
             ``r`` is 0 even if ``g`` is infinite. Only evaluated when ``r`` holds a NaN.
     """
+    if not has_nan(r):
+        return r
     nan = torch.isnan(r)
-    if bool(nan.any()):
+    if True:
         kill = g == 0
         if d is not None:
             d = d() if callable(d) else d
@@ -170,8 +179,10 @@ def _torch_fn(name: str):
 
 #: The robust operations, for backward formulas that must themselves be differentiable.
 R = _Namespace(_robust_fn)
+R.fast = False
 #: Plain torch, for the fast path of backward formulas (no graph is being built).
 T = _Namespace(_torch_fn)
+T.fast = True
 
 
 def prod_of(xs: Iterable[int]) -> int:

@@ -41,6 +41,9 @@ class _Elementwise(Function):
             return (szmul(g, rule.d(x, y, R, *params)), *nones)
         if rule.grad is not None:
             return (rule.grad(g, x, y, T), *nones)
+        if rule.fast is not None:  # d is a fresh tensor: multiply g into it in place
+            r = rule.fast(x, y, *params).mul_(g)
+            return (strong_(r, g, lambda: rule.fast(x, y, *params)), *nones)
         d = rule.d(x, y, T, *params)
         return (strong_(g * d, g, d), *nones)
 

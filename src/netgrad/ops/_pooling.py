@@ -67,8 +67,12 @@ _NEG_INF = float("-inf")
 class _Windows:
     """Where the windows of a pooling fall: output size, padding, in-bounds counts.
 
-    ``view(t)`` turns ``(N, C, *spatial)`` into the windowed view ``(N, C, *out, *kernel)``
-    (zero padding added first); ``fold(grad)`` is its adjoint.
+    :meth:`view` turns ``(N, C, *spatial)`` into a windowed tensor whose kernel dimensions are
+    ``kdims``; window-level tensors have size 1 there (``(N, C, *out)`` ↔ :meth:`keep`). When the
+    windows tile the input exactly (stride = kernel, no padding, sizes divisible), the view is a
+    plain reshape ``(N, C, o1, k1, o2, k2, ...)``, so elementwise results are already laid out
+    as the input; otherwise it is an unfold ``(N, C, *out, *kernel)`` after zero padding, and
+    :meth:`fold` is its adjoint.
     """
 
     def __init__(self, spatial: Sequence[int], kernel, stride, padding, ceil_mode: bool,
@@ -104,33 +108,68 @@ class _Windows:
         self.padded = any(self.pads)
         self.overlapping = any(s < k for s, k in zip(self.stride, self.kernel))
         self.size = math.prod(self.kernel)
-        self.kdims = tuple(range(-d, 0))
+        self.tiling = not self.padded and all(
+            s == k and o * k == n for s, k, o, n in zip(self.stride, self.kernel, self.out,
+                                                         self.spatial))
+        self.kdims = tuple(3 + 2 * i for i in range(d)) if self.tiling else \
+            tuple(range(2 + d, 2 + 2 * d))
 
-    def view(self, t: torch.Tensor) -> torch.Tensor:
+    def view(self, t: torch.Tensor, pad_value: float = 0.0) -> torch.Tensor:
+        if self.tiling:
+            return t.reshape(t.shape[:2] + tuple(v for o, k in zip(self.out, self.kernel)
+                                                 for v in (o, k)))
         if self.padded:
-            t = F.pad(t, self.pads)
+            t = F.pad(t, self.pads, value=pad_value)
         for i, (k, s, o) in enumerate(zip(self.kernel, self.stride, self.out)):
             t = t.unfold(2 + i, k, s).narrow(2 + i, 0, o)
         return t
 
+    def keep(self, y: torch.Tensor) -> torch.Tensor:
+        """``(N, C, *out)`` → the window-level shape that broadcasts against :meth:`view`."""
+        if self.tiling:
+            return y.reshape(y.shape[:2] + tuple(v for o in self.out for v in (o, 1)))
+        return y.reshape(y.shape + (1,) * self.d)
+
+    def squeeze(self, y: torch.Tensor) -> torch.Tensor:
+        return y.reshape(y.shape[:2] + self.out)
+
+    def reduce(self, t: torch.Tensor, op: str) -> torch.Tensor:
+        """Sum (``op="sum"``) or max over each window, window-level shape.
+
+        Slice by slice over the kernel dimensions: much faster than ``amax``/``sum`` over the
+        small, strided kernel dimensions.
+        """
+        fn = torch.add if op == "sum" else torch.maximum
+        for dim in sorted(self.kdims, reverse=True):
+            k = t.shape[dim]
+            if k == 1:
+                continue
+            r = fn(t.select(dim, 0), t.select(dim, 1))
+            for j in range(2, k):
+                fn(r, t.select(dim, j), out=r)
+            t = r.unsqueeze(dim)
+        return t
+
     def counts(self, like: torch.Tensor) -> torch.Tensor | float:
-        """In-bounds elements per window, ``(*out, 1...)`` (a float when every window is full)."""
+        """In-bounds elements per window, window-level (a float when every window is full)."""
         if not self.padded:
             return float(self.size)
-        return self.pad_mask(like).logical_not().sum(self.kdims, keepdim=True).to(like.dtype)
+        return self.reduce(self.pad_mask(like).logical_not().to(like.dtype), "sum")
 
     def pad_mask(self, like: torch.Tensor) -> torch.Tensor:
-        """True at padded positions, shape ``(*out, *kernel)``."""
+        """True at padded positions, broadcastable against :meth:`view`."""
         ones = torch.ones((1, 1) + self.spatial, dtype=like.dtype, device=like.device)
-        return self.view(ones)[0, 0] == 0
+        return self.view(ones) == 0
 
     def fold(self, gw: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-        """The adjoint of :meth:`view`: sum windowed gradients back onto the input."""
+        """The adjoint of :meth:`view`: sum windowed values back onto the input."""
+        if self.tiling:
+            return gw.reshape(shape)
         full = gw.new_zeros(shape[:2] + tuple(
             n + self.pads[2 * (self.d - 1 - i)] + self.pads[2 * (self.d - 1 - i) + 1]
             for i, n in enumerate(self.spatial)))
         if not self.overlapping:
-            self.view_unpadded(full).copy_(gw)
+            self._unfold(full).copy_(gw)
         else:
             for offs in itertools.product(*(range(k) for k in self.kernel)):
                 idx = (Ellipsis,) + tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n
@@ -141,14 +180,10 @@ class _Windows:
                                             zip(self.padding, self.spatial))]
         return full
 
-    def view_unpadded(self, full: torch.Tensor) -> torch.Tensor:
+    def _unfold(self, full: torch.Tensor) -> torch.Tensor:
         for i, (k, s, o) in enumerate(zip(self.kernel, self.stride, self.out)):
             full = full.unfold(2 + i, k, s).narrow(2 + i, 0, o)
         return full
-
-    def exact_tiling(self) -> bool:
-        return not self.padded and all(s == k and (o * k == n) for s, k, o, n in
-                                       zip(self.stride, self.kernel, self.out, self.spatial))
 
 
 def _tuple(value, d: int, name: str, where: str, minimum: int) -> tuple[int, ...]:

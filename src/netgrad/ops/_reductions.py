@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, dims_of, plain, strong_, szmul
+from ._core import R, dims_of, has_nan, plain, strong_, szmul
 
 __all__ = ["sum", "mean", "prod", "cumprod", "amax", "amin", "logsumexp"]
 
@@ -156,7 +156,7 @@ class _Cumprod(Function):
             gx = szmul(prev, s)
         else:
             s = _reverse_affine_scan(a, gl, torch.mul, torch.add)
-            if bool(torch.isnan(s).any()):  # a 0·inf met somewhere: redo with strong zeros
+            if has_nan(s):  # a 0·inf met somewhere: redo with strong zeros
                 s = _reverse_affine_scan(a, gl, szmul, torch.add)
             gx = strong_(prev * s, prev, s)
         return gx.movedim(-1, dim), None
@@ -177,11 +177,11 @@ def _softmax_weights(x: _Tensor, y: _Tensor) -> _Tensor:
     """exp(x - y) with the conventions: slices whose y is -inf get 0; slices whose y is +inf
     share evenly among their +inf entries."""
     p = torch.exp(x - y)
-    nan = torch.isnan(p)
-    if bool(nan.any()):
+    if has_nan(p):
+        nan = torch.isnan(p)
         pinf = (x == float("inf")) & (y == float("inf"))
         count = pinf.sum(dim=tuple(i for i in range(x.dim()) if y.shape[i] == 1 and
-                                   x.shape[i] != 1) or None, keepdim=True)
+                                       x.shape[i] != 1) or None, keepdim=True)
         share = pinf.to(x.dtype) / count.clamp_min(1).to(x.dtype)
         p = torch.where(nan & (y == float("-inf")), 0.0, p)
         p = torch.where(torch.isinf(y) & (y > 0) & ~torch.isnan(x), share, p)

@@ -87,13 +87,16 @@ class Unary:
     """An elementwise rule: forward ``fn(x, *params)`` and local derivative ``d(x, y, ns, *params)``.
 
     ``saves`` says which of ``x`` and ``y`` the derivative reads. ``grad`` (optional) replaces
-    ``g ⊙ d`` entirely, for rules that are a mask rather than a product.
+    ``g ⊙ d`` entirely, for rules that are a mask rather than a product. ``fast`` (optional)
+    computes the same ``d`` as a fresh tensor with as few temporaries as possible (the fast path
+    multiplies ``g`` into it in place).
     """
 
     fn: Callable
     d: Callable | None
     saves: str
     grad: Callable | None = None
+    fast: Callable | None = None
 
 
 def _sinc_d(x, y, ns):
@@ -115,7 +118,15 @@ def _softplus_d(x, y, ns, beta, threshold):
 
 
 def _ramp_grad(g, x, y, ns):
-    return ns.where(x > 0, g, 0.0)
+    if ns.fast:  # one fused pass: g where y > 0 else exactly 0
+        return torch.ops.aten.threshold_backward(g, y, 0)
+    return ns.where(y > 0, g, 0.0)
+
+
+def _softplus_fast(x, y, beta, threshold):
+    bx = x * beta
+    over = bx > threshold
+    return bx.sigmoid_().masked_fill_(over, 1.0)
 
 
 def _sign_grad(g, x, y, ns):
@@ -124,19 +135,26 @@ def _sign_grad(g, x, y, ns):
 
 #: The elementwise rules, by operation name.
 UNARY: dict[str, Unary] = {
-    "sqrt": Unary(torch.sqrt, lambda x, y, ns: ns.div(0.5, y), "y"),
-    "exp": Unary(torch.exp, lambda x, y, ns: y, "y"),
-    "log": Unary(torch.log, lambda x, y, ns: ns.div(1.0, x), "x"),
-    "log1p": Unary(torch.log1p, lambda x, y, ns: ns.div(1.0, ns.add(x, 1.0)), "x"),
-    "expm1": Unary(torch.expm1, lambda x, y, ns: ns.add(y, 1.0), "y"),
-    "abs": Unary(torch.abs, lambda x, y, ns: ns.sign(x), "x"),
-    "ramp": Unary(torch.relu, None, "x", grad=_ramp_grad),
+    "sqrt": Unary(torch.sqrt, lambda x, y, ns: ns.div(0.5, y), "y",
+                  fast=lambda x, y: y.reciprocal().mul_(0.5)),
+    "exp": Unary(torch.exp, lambda x, y, ns: y, "y", fast=lambda x, y: y.clone()),
+    "log": Unary(torch.log, lambda x, y, ns: ns.div(1.0, x), "x",
+                 fast=lambda x, y: x.reciprocal()),
+    "log1p": Unary(torch.log1p, lambda x, y, ns: ns.div(1.0, ns.add(x, 1.0)), "x",
+                   fast=lambda x, y: (x + 1.0).reciprocal_()),
+    "expm1": Unary(torch.expm1, lambda x, y, ns: ns.add(y, 1.0), "y",
+                   fast=lambda x, y: y + 1.0),
+    "abs": Unary(torch.abs, lambda x, y, ns: ns.sign(x), "x", fast=lambda x, y: x.sign()),
+    "ramp": Unary(torch.relu, None, "y", grad=_ramp_grad),
     "sign": Unary(torch.sign, None, "", grad=_sign_grad),
-    "tanh": Unary(torch.tanh, lambda x, y, ns: ns.sub(1.0, ns.mul(y, y)), "y"),
-    "logistic_sigmoid": Unary(torch.sigmoid, lambda x, y, ns: ns.mul(y, ns.sub(1.0, y)), "y"),
+    "tanh": Unary(torch.tanh, lambda x, y, ns: ns.sub(1.0, ns.mul(y, y)), "y",
+                  fast=lambda x, y: y.square().neg_().add_(1.0)),
+    "logistic_sigmoid": Unary(torch.sigmoid, lambda x, y, ns: ns.mul(y, ns.sub(1.0, y)), "y",
+                              fast=lambda x, y: y.neg().add_(1.0).mul_(y)),
     "softplus": Unary(lambda x, beta, threshold: torch.nn.functional.softplus(
-        x, beta=beta, threshold=threshold), _softplus_d, "x"),
-    "sin": Unary(torch.sin, lambda x, y, ns: ns.cos(x), "x"),
-    "cos": Unary(torch.cos, lambda x, y, ns: ns.neg(ns.sin(x)), "x"),
+        x, beta=beta, threshold=threshold), _softplus_d, "x", fast=_softplus_fast),
+    "sin": Unary(torch.sin, lambda x, y, ns: ns.cos(x), "x", fast=lambda x, y: x.cos()),
+    "cos": Unary(torch.cos, lambda x, y, ns: ns.neg(ns.sin(x)), "x",
+                 fast=lambda x, y: x.sin().neg_()),
     "sinc": Unary(torch.sinc, lambda x, y, ns: _sinc_d(x, y, ns), "xy"),
 }

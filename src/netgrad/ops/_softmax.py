@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, plain, strong_, szmul
+from ._core import R, has_nan, plain, strong_, szmul
 
 __all__ = ["softmax", "log_softmax"]
 
@@ -37,7 +37,7 @@ class _Softmax(Function):
     @plain
     def forward(ctx, x, dim):
         y = torch.softmax(x, dim)
-        if bool(torch.isnan(y).any()):
+        if has_nan(y):
             y = _fix_softmax(x, y, dim, log=False)
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -61,7 +61,7 @@ class _LogSoftmax(Function):
     def forward(ctx, x, dim):
         y = torch.log_softmax(x, dim)
         masked = None
-        if bool(torch.isnan(y).any()):
+        if has_nan(y):
             y = _fix_softmax(x, y, dim, log=True)
             masked = torch.amax(x, dim, keepdim=True) == -_INF
         ctx.save_for_backward(y, masked)
