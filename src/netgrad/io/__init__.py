@@ -24,5 +24,8 @@ A trainer checkpoint is a bundle; put the net under ``meta["net"]`` (and its ten
 """
 
 from ._bundle import DTYPES, Limits, read_bundle, write_bundle
+from ._function import ALLOWED_OPERATIONS, TracedFunction
+from ._net import load, net_from_bundle, net_to_bundle, save
 
-__all__ = ["write_bundle", "read_bundle", "Limits", "DTYPES"]
+__all__ = ["save", "load", "net_to_bundle", "net_from_bundle", "write_bundle", "read_bundle",
+           "Limits", "DTYPES", "ALLOWED_OPERATIONS", "TracedFunction"]
