@@ -1,0 +1,359 @@
+"""Training data: every accepted form, turned into batches of tensors by port name.
+
+Forms (``N`` examples):
+
+* ``(inputs, targets)``: two array-likes of N examples each (``inputs`` may be a dict of input
+  ports to arrays for a net with several inputs, ``targets`` a dict of output ports to targets
+  for a net with several outputs);
+* ``[(input, target), ...]``: a list of examples (or a list of dicts of port → one example);
+* ``{port: array, ...}``: arrays of N examples by port name (the net's inputs and
+  ``"Target"``, or for a net that computes its own loss just its inputs);
+* an array-like alone: the inputs of a net that computes its own loss (one input port);
+* a :class:`torch.utils.data.Dataset` whose items are ``(input, target)`` pairs or dicts;
+* a :class:`torch.utils.data.DataLoader` (or any re-iterable of batches): its batches, each
+  round, in its own order;
+* a generator (any one-shot iterator) of batches: training ends when it is exhausted;
+* a function ``f(info)`` returning an iterable of batches for one round, where ``info`` is
+  ``{"round": r, "batch_size": b}`` (Wolfram's generator functions).
+
+In-memory data and Datasets are shuffled each round by a generator seeded with
+``(seed, round)``, so a resumed run sees exactly the batches an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
+from ..net._evaluate import _to_tensor
+from ..net._shapes import describe_shape, fmt_shape
+from ._options import WHERE
+
+__all__ = ["split_example_data", "Source", "InMemory", "Stream", "make_source", "round_seed"]
+
+TARGET = "Target"
+
+
+def round_seed(seed: int, round_index: int) -> int:
+    """The shuffle seed of one round (also used on resume)."""
+    return (seed * 1_000_003 + round_index * 7919 + 12345) % (2 ** 63 - 1)
+
+
+def _is_array_like(x: Any) -> bool:
+    return isinstance(x, (torch.Tensor, np.ndarray, list, tuple, int, float))
+
+
+def split_example_data(data: Any, input_ports: Sequence[str], target_ports: Sequence[str],
+                       own_loss: bool, what: str) -> dict[str, Any]:
+    """One batch (or the whole in-memory data set) in any of the pair/dict/array forms →
+    ``{port: array}`` with the net's inputs and the target ports."""
+    where = f"{WHERE}, {what}"
+    inputs = list(input_ports)
+    if isinstance(data, list) and len(data) == 2 and all(isinstance(v, torch.Tensor) for v in data):
+        data = tuple(data)  # a DataLoader collates (input, target) pairs into a list
+    if isinstance(data, Mapping):
+        return dict(data)
+    if isinstance(data, tuple) and len(data) == 2 and not own_loss:
+        x, y = data
+        out: dict[str, Any] = {}
+        if isinstance(x, Mapping):
+            out.update(x)
+        elif len(inputs) == 1:
+            out[inputs[0]] = x
+        else:
+            raise NetTypeError(f"the net has {len(inputs)} input ports, so the inputs must be a "
+                               "dict of port names to arrays", where=where,
+                               got=f"got {type(x).__name__}",
+                               fix="({" + ", ".join(f'"{p}": ...' for p in inputs) + "}, targets)")
+        if isinstance(y, Mapping):
+            for k, v in y.items():
+                key = k if k in target_ports else f"{k}Target"
+                out[key] = v
+        elif len(target_ports) == 1:
+            out[target_ports[0]] = y
+        else:
+            raise NetTypeError(f"the net has {len(target_ports)} outputs with losses, so the "
+                               "targets must be a dict of output ports to arrays", where=where,
+                               got=f"got {type(y).__name__}",
+                               fix="(inputs, {" + ", ".join(f'"{p[:-6]}": ...'
+                                                           for p in target_ports) + "})")
+        return out
+    if isinstance(data, tuple) and len(data) == 2 and own_loss and len(inputs) == 2:
+        return {inputs[0]: data[0], inputs[1]: data[1]}
+    if own_loss and len(inputs) == 1 and _is_array_like(data):
+        return {inputs[0]: data}
+    if isinstance(data, tuple):
+        raise NetValueError("data as a tuple is (inputs, targets)", where=where,
+                            got=f"got a tuple of length {len(data)}",
+                            fix="pass (inputs, targets), a list of (input, target) pairs, or a dict "
+                                "of port names to arrays")
+    raise NetTypeError("data is (inputs, targets), a list of (input, target) pairs, a dict of "
+                       "port names to arrays, a torch Dataset or DataLoader, or a generator",
+                       where=where, got=f"got {type(data).__name__}")
+
+
+def _stack_examples(examples: list[Any], input_ports, target_ports, own_loss, what) -> dict[str, Any]:
+    rows = [split_example_data(e if not isinstance(e, list) else tuple(e), input_ports,
+                               target_ports, own_loss, what) for e in examples]
+    keys = list(rows[0])
+    for i, r in enumerate(rows):
+        if list(r) != keys:
+            raise NetValueError("every example has the same ports", where=f"{WHERE}, {what}",
+                                got=f"got ports {list(r)} in example {i} and {keys} in example 0")
+    out = {}
+    for k in keys:
+        vals = [r[k] for r in rows]
+        if all(isinstance(v, torch.Tensor) for v in vals):
+            try:
+                out[k] = torch.stack(vals)
+            except RuntimeError:
+                shapes = sorted({tuple(v.shape) for v in vals})
+                raise ShapeError("every example of a port has the same shape",
+                                 where=f'{WHERE}, {what}, port "{k}"',
+                                 got=f"got shapes {shapes[:3]}") from None
+            continue
+        try:
+            out[k] = np.asarray(vals)
+        except ValueError:
+            out[k] = None
+        if out[k] is None or out[k].dtype == object:
+            raise ShapeError("every example of a port has the same shape",
+                             where=f'{WHERE}, {what}, port "{k}"',
+                             got="got examples of different shapes (a ragged list)",
+                             fix="pad the examples to one shape")
+    return out
+
+
+class Source:
+    """Batches for training: ``batches(round, skip)`` yields ``(global_count, {port: tensor})``
+    with this process's shard of each global batch."""
+
+    num_examples: int | None = None
+    resumable_within_round = False
+
+    def sample_targets(self) -> Any:
+        return None
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        raise NotImplementedError
+
+    def batches(self, round_index: int, skip: int) -> Iterator[tuple[int, dict[str, torch.Tensor]]]:
+        raise NotImplementedError
+
+    def batches_per_round(self) -> int | None:
+        return None
+
+
+class _Converter:
+    """Checks ports and converts arrays to tensors of the training dtype."""
+
+    def __init__(self, ports: Sequence[str], integer_ports: frozenset[str], dtype: torch.dtype,
+                 what: str, fix_ports: str):
+        self.ports = list(ports)
+        self.integer = integer_ports
+        self.dtype = dtype
+        self.what = what
+        self.fix_ports = fix_ports
+
+    def __call__(self, arrays: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        where = f"{WHERE}, {self.what}"
+        unknown = [k for k in arrays if k not in self.ports]
+        if unknown:
+            close = [p for p in self.ports if p.lower() == str(unknown[0]).lower()]
+            raise NetKeyError(f"the training net has no port {unknown[0]!r}", where=where,
+                              got=f"got ports {list(arrays)}",
+                              fix=f"did you mean {close[0]!r}?" if close
+                              else f"its ports are {self.ports}{self.fix_ports}")
+        missing = [p for p in self.ports if p not in arrays]
+        if missing:
+            raise NetKeyError(f"data for port {missing[0]!r} is missing", where=where,
+                              got=f"got ports {list(arrays)}",
+                              fix=f"give all of {self.ports}{self.fix_ports}")
+        out = {}
+        for p in self.ports:
+            t = _to_tensor(arrays[p], self.dtype, torch.device("cpu"), f'{where}, port "{p}"',
+                           p in self.integer)
+            if t.dim() == 0:
+                raise ShapeError("data is a batch of examples (its first dimension counts them)",
+                                 where=f'{where}, port "{p}"', got="got a single number",
+                                 fix="wrap it in a list: [x]")
+            out[p] = t
+        counts = {p: t.shape[0] for p, t in out.items()}
+        if len(set(counts.values())) > 1:
+            raise ShapeError("every port has the same number of examples", where=where,
+                             got=f"got {counts}")
+        return out
+
+
+def _check_shapes(tensors: Mapping[str, torch.Tensor], expected: Mapping[str, Any], what: str) -> None:
+    for p, t in tensors.items():
+        want = expected.get(p)
+        if want is not None and tuple(t.shape[1:]) != tuple(want):
+            raise ShapeError(f"expected examples that are {describe_shape(tuple(want))}",
+                             where=f'{WHERE}, {what}, port "{p}"',
+                             got=f"got {t.shape[0]} examples of shape {fmt_shape(tuple(t.shape[1:]))}",
+                             fix="the first dimension counts examples; check that inputs and "
+                                 "targets match the net's ports")
+
+
+class InMemory(Source):
+    """All examples as tensors; shuffled each round; resumable within a round."""
+
+    resumable_within_round = True
+
+    def __init__(self, tensors: dict[str, torch.Tensor], batch_size: int, seed: int, rank: int,
+                 world: int, shuffle: bool = True):
+        self.tensors = tensors
+        self.num_examples = next(iter(tensors.values())).shape[0]
+        self.batch_size = batch_size
+        self.seed, self.rank, self.world, self.shuffle = seed, rank, world, shuffle
+
+    def shapes(self):
+        return {p: tuple(t.shape[1:]) for p, t in self.tensors.items()}
+
+    def batches_per_round(self) -> int:
+        return -(-self.num_examples // self.batch_size)
+
+    def order(self, round_index: int) -> torch.Tensor:
+        if not self.shuffle:
+            return torch.arange(self.num_examples)
+        g = torch.Generator().manual_seed(round_seed(self.seed, round_index))
+        return torch.randperm(self.num_examples, generator=g)
+
+    def batches(self, round_index, skip):
+        perm = self.order(round_index)
+        contiguous = not self.shuffle
+        for start in range(skip * self.batch_size, self.num_examples, self.batch_size):
+            idx = perm[start:start + self.batch_size]
+            local = torch.tensor_split(idx, self.world)[self.rank] if self.world > 1 else idx
+            if contiguous and self.world == 1:
+                yield len(idx), {p: t[start:start + len(idx)] for p, t in self.tensors.items()}
+            else:
+                yield len(idx), {p: t.index_select(0, local) for p, t in self.tensors.items()}
+
+
+def _shard(batch: dict[str, torch.Tensor], rank: int, world: int) -> tuple[int, dict[str, torch.Tensor]]:
+    n = next(iter(batch.values())).shape[0]
+    if world == 1:
+        return n, batch
+    return n, {p: torch.tensor_split(t, world)[rank] for p, t in batch.items()}
+
+
+class Stream(Source):
+    """Batches from a DataLoader, a Dataset, an iterator or a generator function."""
+
+    def __init__(self, kind: str, data: Any, convert: _Converter, split: Callable[[Any], dict],
+                 batch_size: int, seed: int, rank: int, world: int, expected: dict):
+        self.kind, self.data, self.convert, self.split = kind, data, convert, split
+        self.batch_size, self.seed, self.rank, self.world = batch_size, seed, rank, world
+        self.expected = expected
+        self._first: Any = None
+        self.resumable_within_round = kind == "dataset"
+        if kind == "dataset":
+            self.num_examples = len(data)
+        if kind == "iterator":
+            self._iter = iter(data)
+        self.exhausted = False
+
+    def peek(self) -> Any:
+        """A first batch (for shapes and the automatic loss), without losing it."""
+        if self._first is None:
+            if self.kind == "dataset":
+                if len(self.data) == 0:
+                    raise NetValueError("the data set is empty", where=f"{WHERE}, data", got="got 0 examples")
+                self._first = self._collate([self.data[i] for i in range(min(2, len(self.data)))])
+            elif self.kind == "loader":
+                self._first = next(iter(self.data), None)
+            elif self.kind == "iterator":
+                self._first = next(self._iter, None)
+                if self._first is not None:
+                    self._iter = itertools.chain([self._first], self._iter)
+            else:
+                self._first = next(iter(self.data({"round": 0, "batch_size": self.batch_size})), None)
+            if self._first is None:
+                raise NetValueError("the data yields no batches", where=f"{WHERE}, data",
+                                    got=f"got an empty {type(self.data).__name__}")
+        return self._first
+
+    def _collate(self, items: list[Any]) -> Any:
+        from torch.utils.data import default_collate
+        return default_collate(items)
+
+    def raw_split(self, batch: Any) -> dict[str, Any]:
+        return self.split(batch)
+
+    def batches_per_round(self):
+        if self.kind == "dataset":
+            return -(-len(self.data) // self.batch_size)
+        if self.kind == "loader":
+            try:
+                return len(self.data)
+            except TypeError:
+                return None
+        return None
+
+    def _tensors(self, batch: Any) -> tuple[int, dict[str, torch.Tensor]]:
+        if isinstance(batch, list) and len(batch) == 2:  # DataLoader collates pairs to lists
+            batch = tuple(batch)
+        t = self.convert(self.split(batch))
+        _check_shapes(t, self.expected, "data")
+        return _shard(t, self.rank, self.world)
+
+    def batches(self, round_index, skip):
+        if self.kind == "dataset":
+            from torch.utils.data import DataLoader
+            g = torch.Generator().manual_seed(round_seed(self.seed, round_index))
+            perm = torch.randperm(len(self.data), generator=g).tolist()
+            loader = DataLoader(self.data, batch_size=self.batch_size,
+                                sampler=perm[skip * self.batch_size:],
+                                collate_fn=self._collate)
+            for b in loader:
+                yield self._tensors(b)
+            return
+        if self.kind == "loader":
+            source: Iterable = self.data
+        elif self.kind == "iterator":
+            source = self._iter
+        else:
+            source = self.data({"round": round_index, "batch_size": self.batch_size})
+        any_batch = False
+        for b in source:
+            any_batch = True
+            yield self._tensors(b)
+        if self.kind == "iterator":
+            self.exhausted = True
+        elif not any_batch:
+            self.exhausted = True
+
+
+def make_source(data: Any, *, input_ports: Sequence[str], target_ports: Sequence[str],
+                own_loss: bool, what: str = "data") -> tuple[str, Any]:
+    """Classify ``data``: ``("memory", {port: array})`` or ``(kind, data)`` for a stream."""
+    from torch.utils.data import DataLoader, Dataset, IterableDataset
+    if isinstance(data, DataLoader):
+        return "loader", data
+    if isinstance(data, IterableDataset):
+        return "loader", data
+    if isinstance(data, Dataset):
+        return "dataset", data
+    if isinstance(data, Iterator):
+        return "iterator", data
+    if callable(data) and not isinstance(data, (Mapping, torch.Tensor, np.ndarray)):
+        return "function", data
+    if isinstance(data, list):
+        if not data:
+            raise NetValueError("data must contain examples", where=f"{WHERE}, {what}",
+                                got="got an empty list")
+        if isinstance(data[0], (tuple, Mapping)) or (own_loss and len(input_ports) == 1):
+            if own_loss and len(input_ports) == 1 and not isinstance(data[0], (tuple, Mapping)):
+                return "memory", {input_ports[0]: data}
+            return "memory", _stack_examples(data, input_ports, target_ports, own_loss, what)
+        raise NetTypeError("a list as data is a list of (input, target) pairs", where=f"{WHERE}, {what}",
+                           got=f"got a list of {type(data[0]).__name__}",
+                           fix="pass (inputs, targets) for arrays of inputs and targets")
+    return "memory", split_example_data(data, input_ports, target_ports, own_loss, what)

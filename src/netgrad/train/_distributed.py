@@ -1,0 +1,96 @@
+"""Data parallelism on :mod:`torch.distributed`.
+
+Under ``torchrun --nproc_per_node N`` (or any launcher that sets ``RANK``, ``WORLD_SIZE``,
+``MASTER_ADDR`` and ``MASTER_PORT``), or in a process group the caller already initialized,
+:func:`netgrad.train` trains one model on N processes: the same arrays everywhere at the start
+(broadcast from rank 0), each process taking its shard of every global batch, and after the
+backward pass **one** all-reduce of a single flat buffer holding every gradient, the loss sum and
+the example count. That is what :class:`torch.nn.parallel.DistributedDataParallel` does with its
+gradient buckets, with two differences that the divergence guard needs: the loss travels in the
+same collective (so all processes agree, with one synchronization, on whether a step is
+finite and what the global mean loss is), and shards of unequal size are weighted exactly.
+
+The backend is gloo on CPU and NCCL on GPU. A group this module created is destroyed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["Distributed", "setup_distributed"]
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+    owns_group: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def broadcast_module(self, module: torch.nn.Module) -> None:
+        if not self.active:
+            return
+        with torch.no_grad():
+            for t in list(module.parameters()) + list(module.buffers()):
+                dist.broadcast(t.data, src=0)
+
+    def broadcast_int(self, value: int) -> int:
+        if not self.active:
+            return value
+        t = torch.tensor([value], dtype=torch.int64, device=self.device)
+        dist.broadcast(t, src=0)
+        return int(t.item())
+
+    def all_reduce_(self, flat: torch.Tensor) -> None:
+        if self.active:
+            dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+
+    def agree(self, flag: bool) -> bool:
+        """True when every process says True."""
+        if not self.active:
+            return flag
+        t = torch.tensor([0 if flag else 1], dtype=torch.int64, device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return int(t.item()) == 0
+
+    def barrier(self) -> None:
+        if self.active:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def setup_distributed(device_type: str) -> Distributed:
+    """Join (or create, from the launcher's environment) the process group, if there is one."""
+    if not dist.is_available():
+        return Distributed(device=torch.device(device_type))
+    owns = False
+    if not dist.is_initialized():
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return Distributed(device=torch.device(device_type))
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+        owns = True
+    rank, world = dist.get_rank(), dist.get_world_size()
+    if device_type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", rank % max(torch.cuda.device_count(), 1)))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    return Distributed(rank=rank, world=world, device=device, owns_group=owns)
