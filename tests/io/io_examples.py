@@ -1,0 +1,181 @@
+"""Example constructions of every registered layer, and the shared config round-trip check.
+
+Every layer type in ``netgrad.layers.LAYER_TYPES`` needs at least one entry in ``EXAMPLES``;
+``test_config.py`` fails for a registered layer without one. An example is a constructor and the
+data to evaluate it on (port → shape of a batch; ``("int", shape, high)`` for class indices).
+``bug`` marks an example that exposes a known get_config bug (the test is a strict xfail, so it
+starts failing, as a reminder to drop the mark, once the layer is fixed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from netgrad import ops
+from netgrad.io._function import function_from_data, trace_function
+from netgrad.layers import (LAYER_TYPES, AggregationLayer, CatenateLayer, CrossEntropyLossLayer,
+                            DropoutLayer, ElementwiseLayer, FlattenLayer, Layer, LinearLayer,
+                            MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer, ReshapeLayer,
+                            SoftmaxLayer, ThreadingLayer)
+
+
+@dataclass
+class Example:
+    make: Callable[[], Layer]
+    data: dict[str, Any] = field(default_factory=dict)
+    bug: str | None = None
+
+
+_NO_INPUT = ("get_config() omits the declared input shape (`input=`), so from_config(get_config())"
+             " forgets it")
+
+
+def _soft(x):
+    return ops.sqrt(x * x + 1) - torch.abs(x)
+
+
+EXAMPLES: dict[str, list[Example]] = {
+    "ElementwiseLayer": [
+        Example(lambda: ElementwiseLayer("Ramp"), {"Input": (2, 3)}),
+        Example(lambda: ElementwiseLayer("Tanh", input=3), {"Input": (2, 3)}),
+        Example(lambda: ElementwiseLayer(lambda x: torch.where(x > 0, torch.sqrt(x), 0.5 * x)),
+                {"Input": (2, 3)}),
+        Example(lambda: ElementwiseLayer(_soft, input=(2, 2)), {"Input": (3, 2, 2)}),
+    ],
+    "ThreadingLayer": [
+        Example(lambda: ThreadingLayer("Times"), {"Input1": (2, 3), "Input2": (2, 3)}),
+        Example(lambda: ThreadingLayer(lambda x, y: x * y - ops.hypot(x, y) / 2),
+                {"Input1": (2, 3), "Input2": (2, 3)}),
+        Example(lambda: ThreadingLayer(lambda *xs: xs[0] + xs[1] * xs[2], n=3),
+                {"Input1": (2, 3), "Input2": (2, 3), "Input3": (2, 3)}),
+    ],
+    "AggregationLayer": [
+        Example(lambda: AggregationLayer("Times", 1), {"Input": (2, 3)}),
+        Example(lambda: AggregationLayer("Max", [1, 2], input=(2, 3)), {"Input": (4, 2, 3)}),
+        Example(lambda: AggregationLayer("Mean"), {"Input": (2, 3)}),
+    ],
+    "LinearLayer": [
+        Example(lambda: LinearLayer(3, input=2), {"Input": (4, 2)}),
+        Example(lambda: LinearLayer((2, 2), input=(3,)), {"Input": (4, 3)}),
+        Example(lambda: LinearLayer(2, input=4, biases=False), {"Input": (3, 4)}),
+        Example(lambda: LinearLayer(2, weights=np.arange(6.0).reshape(2, 3) / 7,
+                                    biases=[0.5, -0.25]), {"Input": (3, 3)}),
+        Example(lambda: LinearLayer(()), {}),
+    ],
+    "PartLayer": [
+        Example(lambda: PartLayer(0), {"Input": (3, 4)}),
+        Example(lambda: PartLayer((slice(None), 2)), {"Input": (3, 4)}),
+        Example(lambda: PartLayer(slice(1, None, 2), input=5), {"Input": (2, 5)}, bug=_NO_INPUT),
+    ],
+    "CatenateLayer": [
+        Example(lambda: CatenateLayer(), {"Input1": (2, 3), "Input2": (2, 2)}),
+        Example(lambda: CatenateLayer(-1, n=3),
+                {"Input1": (2, 2, 1), "Input2": (2, 2, 2), "Input3": (2, 2, 1)}),
+    ],
+    "ReshapeLayer": [
+        Example(lambda: ReshapeLayer((2, 3)), {"Input": (4, 6)}),
+        Example(lambda: ReshapeLayer((-1, 2), input=4), {"Input": (3, 4)}, bug=_NO_INPUT),
+    ],
+    "FlattenLayer": [
+        Example(lambda: FlattenLayer(), {"Input": (2, 2, 3)}),
+        Example(lambda: FlattenLayer(1, input=(2, 3, 4)), {"Input": (2, 2, 3, 4)}, bug=_NO_INPUT),
+    ],
+    "SoftmaxLayer": [
+        Example(lambda: SoftmaxLayer(), {"Input": (2, 5)}),
+        Example(lambda: SoftmaxLayer(1, input=(2, 3)), {"Input": (4, 2, 3)}, bug=_NO_INPUT),
+    ],
+    "DropoutLayer": [
+        Example(lambda: DropoutLayer(0.25), {"Input": (2, 3)}),
+        Example(lambda: DropoutLayer(0.1, input=3), {"Input": (2, 3)}, bug=_NO_INPUT),
+    ],
+    "MeanSquaredLossLayer": [
+        Example(lambda: MeanSquaredLossLayer(), {"Input": (2, 3), "Target": (2, 3)}),
+        Example(lambda: MeanSquaredLossLayer(input=3), {"Input": (2, 3), "Target": (2, 3)}),
+    ],
+    "MeanAbsoluteLossLayer": [
+        Example(lambda: MeanAbsoluteLossLayer(input=(2, 2)),
+                {"Input": (3, 2, 2), "Target": (3, 2, 2)}),
+    ],
+    "CrossEntropyLossLayer": [
+        Example(lambda: CrossEntropyLossLayer("Index", input=4),
+                {"Input": ("prob", (3, 4)), "Target": ("int", (3,), 4)}),
+        Example(lambda: CrossEntropyLossLayer("Probabilities"),
+                {"Input": ("prob", (3, 4)), "Target": ("prob", (3, 4))}),
+        Example(lambda: CrossEntropyLossLayer("Binary", input=2),
+                {"Input": ("unit", (3, 2)), "Target": ("unit", (3, 2))}),
+    ],
+}
+
+
+def netgrad_layer_types() -> dict[str, type[Layer]]:
+    """The registered layers that belong to the library (not ones a test registers)."""
+    return {k: v for k, v in LAYER_TYPES.items() if v.__module__.startswith("netgrad.")}
+
+
+def example_params():
+    """``(type name, index)`` of every example, for ``pytest.mark.parametrize``."""
+    return [(name, i) for name, examples in EXAMPLES.items() for i in range(len(examples))]
+
+
+def make_data(spec: dict[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for port, s in spec.items():
+        if isinstance(s, tuple) and s and s[0] == "int":
+            out[port] = rng.integers(0, s[2], size=s[1])
+        elif isinstance(s, tuple) and s and s[0] == "prob":
+            p = rng.random(s[1]) + 0.1
+            out[port] = (p / p.sum(-1, keepdims=True)).astype(np.float32)
+        elif isinstance(s, tuple) and s and s[0] == "unit":
+            out[port] = (rng.random(s[1]) * 0.8 + 0.1).astype(np.float32)
+        else:
+            x = rng.normal(size=s).astype(np.float32)
+            x.reshape(-1)[:2] = 0.0  # the edge points of the gradient contract
+            out[port] = x
+    return out
+
+
+def config_as_json(layer: Layer) -> str:
+    """``get_config()`` as JSON text, a user function as its traced data (as ``save`` does)."""
+    cfg = dict(layer.get_config())
+    if callable(cfg.get("function")):
+        arity = 1 if isinstance(layer, ElementwiseLayer) else layer._arity
+        cfg["function"] = trace_function(cfg["function"], arity, type(layer).__name__)
+    return json.dumps(cfg, allow_nan=False)
+
+
+def layer_from_json(cls: type[Layer], text: str) -> Layer:
+    cfg = json.loads(text)
+    if isinstance(cfg.get("function"), dict):
+        arity = 1 if cls is ElementwiseLayer else cfg["n"]
+        cfg["function"] = function_from_data(cfg["function"], arity, cls.__name__)
+    return cls.from_config(cfg)
+
+
+def check_config_round_trip(layer: Layer) -> Layer:
+    """The shared check: ``get_config`` is JSON data and ``from_config`` rebuilds the same layer.
+
+    Same type, same config (again JSON-equal), same declared port shapes, same ports, same
+    shapes of ports and arrays, same summary text. Returns the rebuilt layer.
+    """
+    text = config_as_json(layer)
+    rebuilt = layer_from_json(type(layer), text)
+    assert type(rebuilt) is type(layer)
+    assert config_as_json(rebuilt) == text
+    declared = {p: s for p, s in layer._declared.items() if s is not None}
+    assert {p: s for p, s in rebuilt._declared.items() if s is not None} == declared, \
+        f"declared shapes {declared} came back as {rebuilt._declared}"
+    assert rebuilt.input_names() == layer.input_names()
+    assert rebuilt.output_names() == layer.output_names()
+    for p in layer.input_names() + layer.output_names():
+        assert rebuilt.port_shape(p) == layer.port_shape(p), p
+    assert list(rebuilt.array_names) == list(layer.array_names)
+    for name in layer.array_names:
+        assert rebuilt.array_shape(name) == layer.array_shape(name), name
+    assert rebuilt.config_text() == layer.config_text()
+    return rebuilt
