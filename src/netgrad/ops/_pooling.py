@@ -220,7 +220,7 @@ def _batched(x, d: int, where: str) -> tuple[torch.Tensor, bool]:
     return x, False
 
 
-def _power(p, x: torch.Tensor, d: int, where: str, *, allow_zero: bool) -> torch.Tensor:
+def _power(p, x: torch.Tensor, d: int, where: str, *, mean: bool) -> torch.Tensor:
     """``p`` as a tensor of shape ``(1, C or 1, 1, ...)`` matching the windowed view."""
     if not isinstance(p, torch.Tensor):
         p = torch.tensor(float(p))
@@ -229,9 +229,9 @@ def _power(p, x: torch.Tensor, d: int, where: str, *, allow_zero: bool) -> torch
                             where=where, got=f"got p of shape {tuple(p.shape)} for "
                             f"{x.shape[1]} channels", fix=f"give p of shape () or ({x.shape[1]},)")
     with torch.no_grad():
-        bad = ~torch.isfinite(p) | (p < 0 if allow_zero else p <= 0)
+        bad = ~torch.isfinite(p) | (p < 0 if mean else p < _P_TINY)
         if bool(bad.any()):
-            rule = "p must be finite and ≥ 0" if allow_zero else "p must be finite and > 0"
+            rule = "p must be finite and ≥ 0" if mean else "p must be finite and ≥ 2^-100"
             raise NetValueError(rule, where=where, got=f"got p = {p.detach().cpu().tolist()}",
                                 fix="for p → ∞ use max pooling")
     p = p.to(dtype=x.dtype, device=x.device)
@@ -239,85 +239,88 @@ def _power(p, x: torch.Tensor, d: int, where: str, *, allow_zero: bool) -> torch
 
 
 # ---- LP and power mean ---------------------------------------------------------------------------
+#: Below this, p counts as 0 in a power mean (the geometric mean; the difference is O(p)).
+_P_TINY = 2.0 ** -100
+
+
 class _PowerPool(torch.autograd.Function):
-    """(Σ |x|^p)^(1/p) (``mean=False``) or (Σ |x|^p / n_in)^(1/p) (``mean=True``) per window."""
+    """(Σ |x|^p)^(1/p) (``mean=False``) or (Σ |x|^p / n_in)^(1/p) (``mean=True``) per window.
+
+    ``p`` has the window-level broadcast shape ``(1, C or 1, 1, ...)``.
+    """
 
     @staticmethod
     def forward(ctx, x, p, win: _Windows, mean: bool):
         xw = win.view(x)
-        kd = win.kdims
         a = xw.abs()
-        m = a.amax(kd, keepdim=True)
-        L = a.div_(torch.where(m > 0, m, 1)).log_()  # log(a/m) ≤ 0, -inf at zeros
-        em = torch.mul(L, p).expm1_()  # (a/m)^p - 1 ∈ [-1, 0]
+        m = win.reduce(a, "max")
+        # L = log(a/m) ∈ [floor, 0]; a finite floor instead of log 0 = -inf keeps every later
+        # product finite (p·floor is still -inf or hugely negative, so (a/m)^p is exactly 0).
+        floor = -torch.finfo(x.dtype).max / 4
+        L = a.div_(torch.where(m > 0, m, 1.0)).log_().clamp_min_(floor)
         if mean and win.padded:
-            em.masked_fill_(win.pad_mask(x), 0.0)  # padding is not data in a mean
+            L.masked_fill_(win.pad_mask(x), 0.0)  # padding: weightless and not counted
+        em = torch.mul(L, p).expm1_()  # (a/m)^p - 1 ∈ [-1, 0]: one sign, no cancellation
         n = win.counts(x) if mean else float(win.size)
-        t = em.sum(kd, keepdim=True)  # Σ (a/m)^p = n + t
+        t = win.reduce(em, "sum")  # Σ (a/m)^p = n + t
         z = (torch.log1p(t / n) if mean else torch.log(t + n)) / p  # log(y/m)
-        zero_p = bool((p == 0).any()) if mean else False
+        zero_p = bool((p < _P_TINY).any()) if mean else False
         if zero_p:  # the geometric mean, exactly
-            z = torch.where(p == 0, _masked_mean(L, win, x, n), z)
+            z = torch.where(p < _P_TINY, win.reduce(L, "sum") / n, z)
         y = m * torch.exp(z)
         ctx.win, ctx.mean, ctx.zero_p = win, mean, zero_p
         ctx.save_for_backward(x, p, y)
         ctx.fast = (L, em, m, z, t, n)
-        return y.squeeze(kd)
+        return win.squeeze(y)
 
     @staticmethod
     def backward(ctx, g):
         x, p, y = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph: a differentiable recomputation
             return _composite_grads(ctx, x, p, g)
-        win, kd = ctx.win, ctx.win.kdims
+        win = ctx.win
         L, em, m, z, t, n = ctx.fast
-        gk = g.reshape(y.shape)
-        live = (m > 0) & (gk != 0)  # windows that have a gradient at all
+        gk = win.keep(g)
+        live = (m > 0) & (gk != 0)  # windows that pass a gradient at all
         zs = torch.where(live, z, 0.0)
-        c = (1.0 / n) if ctx.mean else 1.0
-        gx = gp = None
-        if ctx.needs_input_grad[0]:
-            # exp((p-1) D_i + log|g c|) with D_i = L_i - z, then the signs of g and x.
-            pm1 = p - 1
-            base = torch.where(live, torch.log(gk.abs() * c) - pm1 * zs, _NEG_INF)
-            e = torch.addcmul(base, L, pm1).exp_().copysign_(win.view(x))
-            if bool((gk < 0).any()):
-                e.mul_(torch.where(gk < 0, -1.0, 1.0).to(e.dtype))
-            if not bool((p > 1).all()):  # p ≤ 1: (p-1)·log 0 is not -inf, so mask zeros
-                e.masked_fill_(L == _NEG_INF, 0.0)
-            gx = _fold_into(win, e, x)
+        buf = gx = gp = None
         if ctx.needs_input_grad[1]:
-            Ls = torch.where(L == _NEG_INF, 0.0, L)
-            s = torch.addcmul(Ls, em, Ls).sum(kd, keepdim=True)  # Σ (a/m)^p log(a/m)
-            inner = s - zs * (t + n)  # Σ e^{p L_i} (L_i - z)
+            buf = torch.addcmul(L, em, L)  # (a/m)^p log(a/m); exactly 0 at zeros and padding
+            inner = win.reduce(buf, "sum") - zs * (t + n)  # Σ e^{p L_i} (L_i - z)
             dp = y * inner / (p * (t + n))
-            if ctx.zero_p:  # y Var(log a) / 2 (and 0 when a zero makes y = 0)
-                var = _masked_var(L, win, x, n)
-                dp = torch.where(p == 0, torch.where(y > 0, y * var / 2, 0.0), dp)
-            dp = torch.where(live, gk * dp, 0.0)
-            gp = dp.sum_to_size(p.shape)
+            if ctx.zero_p:  # p = 0: y Var(log a) / 2 (and 0 when a zero makes y = 0)
+                var = _window_var(L, win, x, n)
+                dp = torch.where(p < _P_TINY, torch.where(y > 0, y * var / 2, 0.0), dp)
+            gp = torch.where(live, gk * dp, 0.0).sum_to_size(p.shape)
+        if ctx.needs_input_grad[0]:
+            # dy/dx_i = sgn(x_i) c exp((p-1)(L_i - z)), c = 1/n for the mean.
+            pm1 = p - 1
+            logc = -torch.log(n) if ctx.mean and isinstance(n, torch.Tensor) else \
+                (-math.log(n) if ctx.mean else 0.0)
+            simple = bool((p > 1).all()) and bool(torch.isfinite(g).all())
+            # For p > 1 the factor is ≤ n and is exactly 0 at x_i = 0 (pm1 · floor ≪ 0);
+            # otherwise fold log|g| into the exponent (strong zero) and mask the kink.
+            base = logc - pm1 * zs if simple else torch.log(gk.abs()) + logc - pm1 * zs
+            base = torch.where(live, base, _NEG_INF)
+            e = torch.addcmul(base, L, pm1, out=buf) if buf is not None \
+                else torch.addcmul(base, L, pm1)
+            xw = win.view(x)
+            e.exp_().copysign_(xw)
+            if simple:
+                e.mul_(gk)
+            else:
+                e.mul_(torch.sign(gk)).masked_fill_(xw == 0, 0.0)
+            gx = win.fold(e, x.shape)
         return gx, gp, None, None
 
 
-def _fold_into(win: _Windows, gw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    if win.exact_tiling():
-        gx = torch.empty_like(x)
-        win.view(gx).copy_(gw)
-        return gx
-    return win.fold(gw, x.shape)
-
-
-def _masked_mean(L, win, x, n):
-    Lm = L.masked_fill(win.pad_mask(x), 0.0) if win.padded else L
-    return Lm.sum(win.kdims, keepdim=True) / n
-
-
-def _masked_var(L, win, x, n):
-    mu = _masked_mean(L, win, x, n)
-    dev = torch.where(L == _NEG_INF, 0.0, L - mu)  # windows with a zero have y = 0 anyway
+def _window_var(L, win, x, n):
+    """Population variance of log a over each window's in-bounds elements."""
+    mu = win.reduce(L, "sum") / n
+    dev = L - mu
     if win.padded:
         dev = dev.masked_fill(win.pad_mask(x), 0.0)
-    return (dev * dev).sum(win.kdims, keepdim=True) / n
+    return win.reduce(dev * dev, "sum") / n
 
 
 def _composite(x, p, win: _Windows, mean: bool) -> torch.Tensor:
@@ -330,22 +333,22 @@ def _composite(x, p, win: _Windows, mean: bool) -> torch.Tensor:
         m = torch.where(nonzero, m, 1.0)
     u = xw / m  # y is homogeneous of degree 1, so a constant m is exact at every order
     n = win.counts(x) if mean else 1.0
-    zero_p = p == 0
+    zero_p = p < _P_TINY if mean else torch.zeros_like(p, dtype=torch.bool)
     p_s = torch.where(zero_p, 1.0, p)
     s = _PowLog.apply(u, p_s, 0, 0).sum(kd, keepdim=True) / n
     s = torch.where(nonzero, s, 1.0)
     z = torch.log(s) / p_s
-    if mean and bool(zero_p.any()):
+    if bool(zero_p.any()):
         logs = _PowLog.apply(u, torch.zeros_like(p), 1, 0)
         if win.padded:
             logs = logs.masked_fill(win.pad_mask(x), 0.0)
         z = torch.where(zero_p, logs.sum(kd, keepdim=True) / n, z)
     y = torch.where(nonzero, m * torch.exp(z), 0.0)
-    return y.squeeze(kd)
+    return win.squeeze(y)
 
 
 def _composite_grads(ctx, x, p, g):
-    need = [i for i, t in enumerate((x, p)) if ctx.needs_input_grad[i]]
+    need = [i for i in (0, 1) if ctx.needs_input_grad[i]]
     with torch.enable_grad():
         y = _composite(x, p, ctx.win, ctx.mean)
         got = torch.autograd.grad(y, [(x, p)[i] for i in need], g, create_graph=True,
@@ -377,10 +380,10 @@ class _PowLog(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, r, k: int, s: int):
         a = u.abs()
-        la = torch.log(a)
-        val = torch.exp(r * torch.where(a > 0, la, 0.0))
+        la = torch.where(a > 0, torch.log(a), 0.0)
+        val = torch.exp(r * la)
         if k:
-            val = val * torch.where(a > 0, la, 0.0) ** k
+            val = val * la ** k
         if s % 2:
             val = val * torch.sign(u)
         else:
@@ -410,7 +413,7 @@ def _power_pool(x, p, kernel_size, stride, ceil_mode, padding, d: int, mean: boo
     where = f"ops.{name}"
     x, unbatched = _batched(x, d, where)
     win = _Windows(x.shape[2:], kernel_size, stride, padding, ceil_mode, where)
-    pp = _power(p, x, d, where, allow_zero=mean)
+    pp = _power(p, x, d, where, mean=mean)
     if torch.is_grad_enabled() and (x.requires_grad or pp.requires_grad):
         y = _PowerPool.apply(x, pp, win, mean)
     else:
@@ -432,69 +435,165 @@ class _MaxPool(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, win: _Windows):
-        y = (F.max_pool1d, F.max_pool2d, F.max_pool3d)[win.d - 1](
-            x, win.kernel, win.stride, win.padding, ceil_mode=win.ceil_mode)
+        y = win.reduce(win.view(x, pad_value=_NEG_INF), "max")
         ctx.win = win
         ctx.save_for_backward(x, y)
-        return y
+        return win.squeeze(y)
 
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         win = ctx.win
-        xw = win.view_unpadded(F.pad(x, win.pads, value=_NEG_INF) if win.padded else x)
-        tie = xw == y.reshape(y.shape + (1,) * win.d)
-        share = g.reshape(y.shape + (1,) * win.d) / tie.sum(win.kdims, keepdim=True)
-        return win.fold(torch.where(tie, share, 0.0), x.shape), None
-
-
-def _pool_checked(x, kernel_size, stride, padding, ceil_mode, d, name):
-    where = f"ops.{name}"
-    x, unbatched = _batched(x, d, where)
-    win = _Windows(x.shape[2:], kernel_size, stride, padding, ceil_mode, where)
-    return x, unbatched, win
+        tie = win.view(x, pad_value=_NEG_INF) == y
+        count = tie.sum(win.kdims, keepdim=True)
+        gw = torch.where(tie, win.keep(g) / count, 0.0)
+        return win.fold(gw, x.shape), None
 
 
 def _max(x, kernel_size, stride, padding, ceil_mode, d, name):
-    x, unbatched, win = _pool_checked(x, kernel_size, stride, padding, ceil_mode, d, name)
+    where = f"ops.{name}"
+    x, unbatched = _batched(x, d, where)
+    win = _Windows(x.shape[2:], kernel_size, stride, padding, ceil_mode, where)
     y = _MaxPool.apply(x, win)
     return y.squeeze(0) if unbatched else y
 
 
 def _linear_pool(x, kernel_size, stride, padding, ceil_mode, d, name, mean):
-    x, unbatched, win = _pool_checked(x, kernel_size, stride, padding, ceil_mode, d, name)
-    xw = win.view(x)
-    y = xw.sum(win.kdims, keepdim=True)
-    if mean:
-        y = y / win.counts(x)
-    y = y.squeeze(win.kdims)
+    """Mean (over in-bounds elements) or total: linear, so PyTorch's avg_pool is exact."""
+    where = f"ops.{name}"
+    x, unbatched = _batched(x, d, where)
+    win = _Windows(x.shape[2:], kernel_size, stride, padding, ceil_mode, where)
+    k, s, pd = win.kernel, win.stride, win.padding
+    xx = x.unsqueeze(-1) if d == 1 else x
+    if d == 1:
+        k, s, pd = k + (1,), s + (1,), pd + (0,)
+    pool = F.avg_pool3d if d == 3 else F.avg_pool2d
+    y = pool(xx, k, s, pd, ceil_mode=win.ceil_mode, count_include_pad=not mean,
+             divisor_override=None if mean else 1)
+    if d == 1:
+        y = y.squeeze(-1)
     return y.squeeze(0) if unbatched else y
 
 
 # ---- public functions ----------------------------------------------------------------------------
-def _make(d: int):
-    def lp_pool(input, norm_type, kernel_size, stride=None, ceil_mode=False, *, padding=0):
-        return _power_pool(input, norm_type, kernel_size, stride, ceil_mode, padding, d,
-                           False, f"lp_pool{d}d")
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False, *, padding=0):
+    """LP pooling ``(Σ |x|^p)^(1/p)`` over windows of the last dimension.
 
-    def power_mean_pool(input, p, kernel_size, stride=None, ceil_mode=False, *, padding=0):
-        return _power_pool(input, p, kernel_size, stride, ceil_mode, padding, d, True,
-                           f"power_mean_pool{d}d")
+    Like :func:`torch.nn.functional.lp_pool1d`, but on ``|x|`` (negative inputs are fine), with
+    ``norm_type`` (``p``) a number or a tensor that may require grad, and with gradients that keep
+    the contract (see the module docstring). ``p`` must be finite and > 0; ``p → ∞`` tends to the
+    maximum of ``|x|``.
 
-    def max_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False):
-        return _max(input, kernel_size, stride, padding, ceil_mode, d, f"max_pool{d}d")
-
-    def mean_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False):
-        return _linear_pool(input, kernel_size, stride, padding, ceil_mode, d,
-                            f"mean_pool{d}d", True)
-
-    def total_pool(input, kernel_size, stride=None, padding=0, ceil_mode=False):
-        return _linear_pool(input, kernel_size, stride, padding, ceil_mode, d,
-                            f"total_pool{d}d", False)
-
-    return lp_pool, power_mean_pool, max_pool, mean_pool, total_pool
+    Shape:
+        - input: ``(N, C, L)`` or ``(C, L)``.
+        - norm_type: a number, a 0-d tensor, or ``(C,)``.
+        - output: ``(N, C, L_out)`` or ``(C, L_out)``; ``stride`` defaults to ``kernel_size``.
+    """
+    return _power_pool(input, norm_type, kernel_size, stride, ceil_mode, padding, 1, False,
+                       "lp_pool1d")
 
 
-(lp_pool1d, power_mean_pool1d, max_pool1d, mean_pool1d, total_pool1d) = _make(1)
-(lp_pool2d, power_mean_pool2d, max_pool2d, mean_pool2d, total_pool2d) = _make(2)
-(lp_pool3d, power_mean_pool3d, max_pool3d, mean_pool3d, total_pool3d) = _make(3)
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False, *, padding=0):
+    """LP pooling over 2 spatial dimensions: ``(N, C, H, W)`` or ``(C, H, W)``.
+
+    See :func:`lp_pool1d`; ``kernel_size``, ``stride`` and ``padding`` are ints or pairs.
+    """
+    return _power_pool(input, norm_type, kernel_size, stride, ceil_mode, padding, 2, False,
+                       "lp_pool2d")
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False, *, padding=0):
+    """LP pooling over 3 spatial dimensions: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+
+    See :func:`lp_pool1d`; ``kernel_size``, ``stride`` and ``padding`` are ints or triples.
+    """
+    return _power_pool(input, norm_type, kernel_size, stride, ceil_mode, padding, 3, False,
+                       "lp_pool3d")
+
+
+def power_mean_pool1d(input, p, kernel_size, stride=None, ceil_mode=False, *, padding=0):
+    """Power-mean (generalized-mean, GeM) pooling ``(mean |x|^p)^(1/p)`` over windows.
+
+    ``p`` is a number or a tensor that may require grad, finite and ≥ 0: ``p = 1`` is the mean
+    of ``|x|``, ``p = 0`` (and the limit ``p → 0``) the geometric mean, ``p → ∞`` the maximum.
+    The mean is over each window's in-bounds elements (padding is not counted).
+
+    Shape:
+        - input: ``(N, C, L)`` or ``(C, L)``.
+        - p: a number, a 0-d tensor, or ``(C,)``.
+        - output: ``(N, C, L_out)`` or ``(C, L_out)``; ``stride`` defaults to ``kernel_size``.
+    """
+    return _power_pool(input, p, kernel_size, stride, ceil_mode, padding, 1, True,
+                       "power_mean_pool1d")
+
+
+def power_mean_pool2d(input, p, kernel_size, stride=None, ceil_mode=False, *, padding=0):
+    """Power-mean pooling over 2 spatial dimensions: ``(N, C, H, W)`` or ``(C, H, W)``.
+
+    See :func:`power_mean_pool1d`.
+    """
+    return _power_pool(input, p, kernel_size, stride, ceil_mode, padding, 2, True,
+                       "power_mean_pool2d")
+
+
+def power_mean_pool3d(input, p, kernel_size, stride=None, ceil_mode=False, *, padding=0):
+    """Power-mean pooling over 3 spatial dimensions: ``(N, C, D, H, W)`` or ``(C, D, H, W)``.
+
+    See :func:`power_mean_pool1d`.
+    """
+    return _power_pool(input, p, kernel_size, stride, ceil_mode, padding, 3, True,
+                       "power_mean_pool3d")
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Max pooling, as :func:`torch.nn.functional.max_pool1d`, but ties split the gradient evenly.
+
+    Shape: input ``(N, C, L)`` or ``(C, L)``; padding is ``-inf`` (never the maximum).
+    """
+    return _max(input, kernel_size, stride, padding, ceil_mode, 1, "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Max pooling over 2 spatial dimensions (ties split evenly); see :func:`max_pool1d`."""
+    return _max(input, kernel_size, stride, padding, ceil_mode, 2, "max_pool2d")
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Max pooling over 3 spatial dimensions (ties split evenly); see :func:`max_pool1d`."""
+    return _max(input, kernel_size, stride, padding, ceil_mode, 3, "max_pool3d")
+
+
+def mean_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Mean over each window's in-bounds elements (padding is not counted).
+
+    Shape: input ``(N, C, L)`` or ``(C, L)``.
+    """
+    return _linear_pool(input, kernel_size, stride, padding, ceil_mode, 1, "mean_pool1d", True)
+
+
+def mean_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Mean pooling over 2 spatial dimensions; see :func:`mean_pool1d`."""
+    return _linear_pool(input, kernel_size, stride, padding, ceil_mode, 2, "mean_pool2d", True)
+
+
+def mean_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Mean pooling over 3 spatial dimensions; see :func:`mean_pool1d`."""
+    return _linear_pool(input, kernel_size, stride, padding, ceil_mode, 3, "mean_pool3d", True)
+
+
+def total_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Sum over each window (padding adds zeros).
+
+    Shape: input ``(N, C, L)`` or ``(C, L)``.
+    """
+    return _linear_pool(input, kernel_size, stride, padding, ceil_mode, 1, "total_pool1d", False)
+
+
+def total_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Total pooling over 2 spatial dimensions; see :func:`total_pool1d`."""
+    return _linear_pool(input, kernel_size, stride, padding, ceil_mode, 2, "total_pool2d", False)
+
+
+def total_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False):
+    """Total pooling over 3 spatial dimensions; see :func:`total_pool1d`."""
+    return _linear_pool(input, kernel_size, stride, padding, ceil_mode, 3, "total_pool3d", False)

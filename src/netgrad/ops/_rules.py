@@ -28,8 +28,8 @@ expm1                g ⊙ (y + 1)
 abs                  g ⊙ sign(x)                                  x = 0: 0 (minimum-norm subgradient)
 ramp                 g where x > 0 else 0                         x = 0: 0 (rule 4)
 sign                 0                                            x = 0: 0
-tanh                 g ⊙ (1 - y²)                                 saturated (y = ±1): exactly 0
-logistic_sigmoid     g ⊙ y(1 - y)                                 saturated: exactly 0
+tanh                 g ⊙ 2σ(-2|x|)(1 + |y|)  (= 1 - y²)           accurate where 1 - y² rounds to 0
+logistic_sigmoid     g ⊙ σ(x)σ(-x)  (= y(1 - y))                  accurate where 1 - y rounds to 0
 softplus(β, t)       g ⊙ σ(βx); 1 where βx > t                    same threshold as torch
 sin, cos             g ⊙ cos x, g ⊙ (-sin x)
 sinc                 g ⊙ (cos πx - sinc x)/x                      series near 0; x = 0: 0
@@ -117,6 +117,17 @@ def _softplus_d(x, y, ns, beta, threshold):
     return ns.where(bx > threshold, 1.0, ns.logistic_sigmoid(bx))
 
 
+def _tanh_d(x, y, ns):
+    # 1 - y² = (1 - |y|)(1 + |y|), with 1 - |y| = 2σ(-2|x|) computed without cancellation, so
+    # the derivative keeps its relative accuracy where tanh saturates (1 - y² would round to 0).
+    return ns.mul(ns.mul(ns.logistic_sigmoid(ns.mul(ns.abs(x), -2.0)), 2.0),
+                  ns.add(ns.abs(y), 1.0))
+
+
+def _tanh_fast(x, y):
+    return torch.sigmoid(x.abs().mul_(-2.0)).mul_(2.0).mul_(y.abs().add_(1.0))
+
+
 def _ramp_grad(g, x, y, ns):
     if ns.fast:  # one fused pass: g where y > 0 else exactly 0
         return torch.ops.aten.threshold_backward(g, y, 0)
@@ -147,10 +158,9 @@ UNARY: dict[str, Unary] = {
     "abs": Unary(torch.abs, lambda x, y, ns: ns.sign(x), "x", fast=lambda x, y: x.sign()),
     "ramp": Unary(torch.relu, None, "y", grad=_ramp_grad),
     "sign": Unary(torch.sign, None, "", grad=_sign_grad),
-    "tanh": Unary(torch.tanh, lambda x, y, ns: ns.sub(1.0, ns.mul(y, y)), "y",
-                  fast=lambda x, y: y.square().neg_().add_(1.0)),
-    "logistic_sigmoid": Unary(torch.sigmoid, lambda x, y, ns: ns.mul(y, ns.sub(1.0, y)), "y",
-                              fast=lambda x, y: y.neg().add_(1.0).mul_(y)),
+    "tanh": Unary(torch.tanh, _tanh_d, "xy", fast=_tanh_fast),
+    "logistic_sigmoid": Unary(torch.sigmoid, lambda x, y, ns: ns.mul(
+        y, ns.logistic_sigmoid(ns.neg(x))), "xy", fast=lambda x, y: torch.sigmoid(-x).mul_(y)),
     "softplus": Unary(lambda x, beta, threshold: torch.nn.functional.softplus(
         x, beta=beta, threshold=threshold), _softplus_d, "x", fast=_softplus_fast),
     "sin": Unary(torch.sin, lambda x, y, ns: ns.cos(x), "x", fast=lambda x, y: x.cos()),
