@@ -73,12 +73,12 @@ EXAMPLES: dict[str, list[Example]] = {
         Example(lambda: PartLayer(slice(1, None, 2), input=5), {"Input": (2, 5)}, bug=_NO_INPUT),
     ],
     "CatenateLayer": [
-        Example(lambda: CatenateLayer(), {"Input1": (2, 3), "Input2": (2, 2)}),
+        Example(lambda: CatenateLayer(), {"Input1": (2, 3), "Input2": (3, 3)}),
         Example(lambda: CatenateLayer(-1, n=3),
                 {"Input1": (2, 2, 1), "Input2": (2, 2, 2), "Input3": (2, 2, 1)}),
     ],
     "ReshapeLayer": [
-        Example(lambda: ReshapeLayer((2, 3)), {"Input": (4, 6)}),
+        Example(lambda: ReshapeLayer((2, 3)), {"Input": (6,)}),
         Example(lambda: ReshapeLayer((-1, 2), input=4), {"Input": (3, 4)}, bug=_NO_INPUT),
     ],
     "FlattenLayer": [
