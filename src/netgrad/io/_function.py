@@ -179,8 +179,6 @@ def _op_name(node: fx.Node, by_id: dict[int, str]) -> str:
         if node.target in _METHODS:
             return f"Tensor.{node.target}"
         raise _refuse(f"the tensor method .{node.target}()")
-    if node.op == "call_module":
-        raise _refuse(f"the torch module {node.target!r} (captured nn.Modules cannot be saved)")
     raise _refuse(f"an fx node of kind {node.op!r}")
 
 
@@ -193,6 +191,14 @@ def _describe_target(target: Any) -> str:
     if module == "_operator":
         module = "operator"
     return f"{module}.{name}" if module else name
+
+
+class _Tracer(fx.Tracer):
+    """fx's tracer, refusing calls of torch modules (a function is saved as operations only)."""
+
+    def call_module(self, m: torch.nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
+        raise _refuse(f"the torch module {type(m).__name__} (captured nn.Modules cannot be saved; "
+                      "call the matching function, e.g. torch.relu)")
 
 
 class _Refused(Exception):
@@ -256,7 +262,7 @@ def trace_function(fn: Callable[..., Any], arity: int, where: str) -> dict[str, 
     try:
         root = _fixed_arity(fn, arity)
         with _Patched(namespaces):
-            tracer = fx.Tracer()
+            tracer = _Tracer()
             graph = tracer.trace(root)
         by_id = {id(f): n for n, f in allowed_operations().items() if not n.startswith("Tensor.")}
         index: dict[fx.Node, int] = {}
