@@ -24,7 +24,7 @@ sqrt                 g ⊙ 0.5/y                                    x = 0: +inf 
 exp                  g ⊙ y                                        x = -inf: 0 (kills inf g)
 log                  g ⊙ 1/x                                      x = 0: +inf (rule 7)
 log1p                g ⊙ 1/(1+x)                                  x = -1: +inf
-expm1                g ⊙ (y + 1)
+expm1                g ⊙ eˣ  (not y + 1, which loses eˣ where y ≈ -1)
 abs                  g ⊙ sign(x)                                  x = 0: 0 (minimum-norm subgradient)
 ramp                 g where x > 0 else 0                         x = 0: 0 (rule 4)
 sign                 0                                            x = 0: 0
@@ -153,8 +153,7 @@ UNARY: dict[str, Unary] = {
                  fast=lambda x, y: x.reciprocal()),
     "log1p": Unary(torch.log1p, lambda x, y, ns: ns.div(1.0, ns.add(x, 1.0)), "x",
                    fast=lambda x, y: (x + 1.0).reciprocal_()),
-    "expm1": Unary(torch.expm1, lambda x, y, ns: ns.add(y, 1.0), "y",
-                   fast=lambda x, y: y + 1.0),
+    "expm1": Unary(torch.expm1, lambda x, y, ns: ns.exp(x), "x", fast=lambda x, y: x.exp()),
     "abs": Unary(torch.abs, lambda x, y, ns: ns.sign(x), "x", fast=lambda x, y: x.sign()),
     "ramp": Unary(torch.relu, None, "y", grad=_ramp_grad),
     "sign": Unary(torch.sign, None, "", grad=_sign_grad),
