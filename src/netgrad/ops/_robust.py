@@ -231,7 +231,7 @@ def _build() -> dict:
                      ("sinc", E.sinc)):
         reg(_unary(op), getattr(torch, name, None), _methods(name))
     reg(_unary(E.abs), _methods("__abs__"))
-    reg(_unary(E.ramp), F.relu)
+    reg(lambda x, inplace=False: NI if inplace else E.ramp(x), F.relu)
     reg(_unary(E.tanh), F.tanh)
     reg(_unary(E.logistic_sigmoid), F.sigmoid, sp.expit)
     reg(_unary(E.expm1), sp.expm1)
