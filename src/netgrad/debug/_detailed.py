@@ -114,6 +114,7 @@ class DetailedSession:
             self._stack.append(module)
 
     def _post(self, module, args, output) -> None:
+        from ._provenance import all_finite as _all_finite
         from ..net._graph import NetGraph
         from ..net._module import NetModule
         if self._paused or not isinstance(module, NetModule) or not self._stack or \
@@ -126,10 +127,9 @@ class DetailedSession:
             if seq:
                 self._seq.append(max(seq))
                 self._owners.append((self._path(), type(module).__name__))
-            if self._bad is None:
+            if self._bad is None and not _all_finite(outs.values()):
                 for p, t in outs.items():
-                    if isinstance(t, torch.Tensor) and t.is_floating_point() and \
-                            not bool(torch.isfinite(t).all()):
+                    if not _all_finite([t]):
                         ins = dict(zip(module.input_names(), (a.detach() for a in args)))
                         self._bad = _EagerBad(self._path(), module, ins, p, t.detach())
                         break
