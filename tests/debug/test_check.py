@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from netgrad import (AggregationLayer, ElementwiseLayer, Layer, LinearLayer, MeanSquaredLossLayer,
+from netgrad import (AggregationLayer, Layer, LinearLayer, MeanSquaredLossLayer,
                      NetChain, NetGraph, NetInitialize, NetPort, NetPortGradient, ThreadingLayer)
 from netgrad.debug import check_gradients
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from netgrad import (AggregationLayer, ElementwiseLayer, NetChain, NetGraph, NetPort, NetPortGradient,
-                     NonFiniteError, ThreadingLayer)
+from netgrad import (AggregationLayer, ElementwiseLayer, NetChain, NetGraph, NetPort,
+                     NetPortGradient, NonFiniteError, ThreadingLayer)
 from netgrad import debug
 from netgrad.debug import _strong_zero
 

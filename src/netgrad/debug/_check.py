@@ -11,7 +11,6 @@ have no derivative to compare with.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 

@@ -137,7 +137,9 @@ def _layer_name(path: tuple[str, ...], layer_type: str) -> str:
     return f'{layer_type} "{path[-1]}"' if path else layer_type
 
 
-def _bad_tensor_report(phase: str, net, t: torch.Tensor, batch: bool, **fields) -> NonFiniteReport:
+def _bad_tensor_report(phase: str, net, t: torch.Tensor, batch: bool,
+                       **fields) -> tuple[NonFiniteReport, tuple[int, ...] | None]:
+    """A report on the bad values of ``t`` and their first index in ``t`` itself."""
     c = count_bad(t)
     idx = c.pop("index")
     value = t[idx].item() if idx is not None else float("nan")
