@@ -37,7 +37,7 @@ import torch
 import torch.fx as fx
 
 from .. import ops
-from .._errors import LoadError, NetValueError
+from .._errors import LoadError, NetgradError, NetValueError
 from ._bundle import DTYPES
 
 __all__ = ["ALLOWED_OPERATIONS", "TracedFunction", "trace_function", "function_from_data"]
@@ -352,13 +352,23 @@ class TracedFunction:
                                 got=f"got {len(xs)}")
         env: list[Any] = []
         inputs = iter(xs)
-        for kind, fn, args, kwargs in self._steps:
+        for i, (kind, fn, args, kwargs) in enumerate(self._steps):
             if kind == "input":
                 env.append(next(inputs))
             elif kind == "constant":
                 env.append(fn)
             else:
-                env.append(fn(*_materialize(args, env), **_materialize(kwargs, env)))
+                try:
+                    env.append(fn(*_materialize(args, env), **_materialize(kwargs, env)))
+                except NetgradError:
+                    raise
+                except (TypeError, ValueError, RuntimeError, IndexError) as e:
+                    op = self.data["nodes"][i]["op"]
+                    raise NetValueError(f"operation {i} ({op}) of the saved function failed",
+                                        where=f"function {self.__name__}",
+                                        got=f"got {type(e).__name__}: {e}",
+                                        fix="check the inputs' shapes; if they fit, the file "
+                                            "that held this function is damaged") from None
         return _materialize(self._output, env)
 
     def __repr__(self) -> str:

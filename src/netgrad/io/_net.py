@@ -28,6 +28,7 @@ the arrays after checking their shapes and dtypes.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from collections.abc import Mapping
@@ -322,8 +323,14 @@ class _Loader:
                     built.append(self.build(i, node, built))
         except LoadError:
             raise
-        except (NetgradError, TypeError, ValueError, KeyError, IndexError, RuntimeError,
-                RecursionError, OverflowError) as e:
+        except NetgradError as e:
+            raise self.fail("the saved net could not be rebuilt",
+                            where=f"the saved net, node {len(built)}",
+                            got=f"got {type(e).__name__}: {e.where + ': ' if e.where else ''}"
+                                f"{e.rule}{'; ' + e.got if e.got else ''}",
+                            fix="the file is corrupted or was not written by netgrad") from None
+        except (TypeError, ValueError, KeyError, IndexError, RuntimeError, RecursionError,
+                OverflowError) as e:
             raise self.fail("the saved net could not be rebuilt",
                             where=f"the saved net, node {len(built)}",
                             got=f"got {type(e).__name__}: {e}",
@@ -462,7 +469,8 @@ class _Loader:
         cls = LAYER_TYPES.get(kind) if isinstance(kind, str) else None
         if cls is None:
             known = sorted(LAYER_TYPES)
-            close = [k for k in known if isinstance(kind, str) and k.lower() == kind.lower()]
+            close = difflib.get_close_matches(kind[:200], known, n=1) \
+                if isinstance(kind, str) else []
             raise self.fail("the layer type is one of netgrad's registered layers", where=where,
                             got=f"got {_short(kind)}",
                             fix=f"did you mean {close[0]!r}?" if close else
