@@ -20,7 +20,7 @@ from ..net._module import NetModule
 from . import _checkpoint as ckpt_io
 from ._data import InMemory, Stream, _check_shapes, _Converter, make_source, split_example_data
 from ._distributed import setup_distributed
-from ._guard import all_finite, describe_bad, fused_check, locate
+from ._guard import all_finite, confirm, describe_bad, fused_check, locate
 from ._loss import attach_loss
 from ._options import (WHERE, parse_checkpoint, parse_clipping, parse_device, parse_method,
                        parse_nonnegative, parse_positive_int, parse_precision, parse_stopping)
@@ -361,6 +361,8 @@ def _run(net, data, *, loss, batch_size, max_rounds, opt_method, lr, clipping, l
                             g.copy_(flat[offset:offset + g.numel()].view_as(g))
                             offset += g.numel()
                     vals = fused_check(total / gn, grads, params)
+                    if not all_finite(vals):  # rare: find out which, exactly
+                        vals = confirm(vals, list(grads) + [p.detach() for p in params], 1)
                     mean_loss, gvals, pvals = vals[0], vals[1:1 + len(grads)], vals[1 + len(grads):]
                     if all_finite(vals):
                         if clipping.value is not None:
@@ -451,7 +453,7 @@ def _run(net, data, *, loss, batch_size, max_rounds, opt_method, lr, clipping, l
             module.train(False)
 
     # ---- the result -------------------------------------------------------------------------
-    final = fused_check(torch.zeros(()), [], params)
+    final = confirm(fused_check(torch.zeros(()), [], params), [p.detach() for p in params], 1)
     if not all_finite(final):  # the very last step broke the arrays: take them back
         with torch.no_grad():
             torch._foreach_copy_(params, good)
@@ -475,8 +477,8 @@ def _run(net, data, *, loss, batch_size, max_rounds, opt_method, lr, clipping, l
 
 def _skip(res, r, b, step, loss_value, names, gvals, pvals, params, good, optimizer, module,
           batch, bar) -> None:
-    bad = describe_bad(names, gvals, "gradient max |g|")
-    broken = describe_bad(names, pvals, "array max |w|")
+    bad = describe_bad(names, gvals, "gradient has")
+    broken = describe_bad(names, pvals, "array has")
     parts = []
     if broken:
         with torch.no_grad():
