@@ -14,11 +14,13 @@ from .layers import (AggregationLayer, CatenateLayer, CrossEntropyLossLayer, Dro
                      MeanSquaredLossLayer, PartLayer, ReshapeLayer, SoftmaxLayer, ThreadingLayer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
 from .ops import robust
+from .io import load, save
+from .debug import check_gradients
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ops", "robust",
+    "ops", "robust", "save", "load", "check_gradients",
     "NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule",
     "NetPortGradient", "All",
     "Layer", "ElementwiseLayer", "ThreadingLayer", "AggregationLayer", "LinearLayer",

@@ -41,7 +41,7 @@ class SoftmaxLayer(Layer):
         return ops.softmax(x, dim=lv)
 
     def get_config(self) -> dict[str, Any]:
-        return {"level": self.level}
+        return self._with_input({"level": self.level})
 
 
 @register_layer
@@ -67,4 +67,4 @@ class DropoutLayer(Layer):
         return torch.nn.functional.dropout(x, self.p, training=True)
 
     def get_config(self) -> dict[str, Any]:
-        return {"p": self.p}
+        return self._with_input({"p": self.p})

@@ -99,12 +99,8 @@ class AggregationLayer(Layer):
         return getattr(ops, AGGREGATIONS[self.function])(x, dim=dims)
 
     def get_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"function": self.function,
-                               "levels": list(self.levels) if isinstance(self.levels, tuple)
-                               else self.levels}
-        if self._declared.get("Input") is not None:
-            cfg["input"] = list(self._declared["Input"])
-        return cfg
+        levels = list(self.levels) if isinstance(self.levels, tuple) else self.levels
+        return self._with_input({"function": self.function, "levels": levels})
 
     def config_text(self) -> str:
         return f"AggregationLayer({self.function}, levels={self.levels!r})"

@@ -227,6 +227,13 @@ class Layer(NetModule):
         """Constructor arguments that rebuild this layer (array values are not included)."""
         return {}
 
+    def _with_input(self, config: dict[str, Any]) -> dict[str, Any]:
+        """``config`` plus the declared ``input=`` shape, for layers that take one."""
+        declared = self._declared.get("Input")
+        if declared is not None:
+            config["input"] = list(declared)
+        return config
+
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Layer":
         return cls(**config)

@@ -94,10 +94,7 @@ class ElementwiseLayer(Layer):
         return y
 
     def get_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"function": self.function}
-        if self._declared.get("Input") is not None:
-            cfg["input"] = list(self._declared["Input"])
-        return cfg
+        return self._with_input({"function": self.function})
 
     def config_text(self) -> str:
         f = self.function if isinstance(self.function, str) else \

@@ -81,9 +81,7 @@ class LinearLayer(Layer):
         return y.reshape(x.shape[0], *self.n)
 
     def get_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"n": list(self.n) if len(self.n) != 1 else self.n[0]}
-        if self._shapes.get("Input") is not None:
-            cfg["input"] = list(self._shapes["Input"])
+        cfg = self._with_input({"n": list(self.n) if len(self.n) != 1 else self.n[0]})
         if not self.has_biases:
             cfg["biases"] = False
         return cfg

@@ -43,8 +43,7 @@ class _PairLoss(Layer):
         return {"Loss": ()}
 
     def get_config(self) -> dict[str, Any]:
-        s = self._declared.get("Input")
-        return {"input": list(s)} if s is not None else {}
+        return self._with_input({})
 
 
 @register_layer
@@ -140,7 +139,4 @@ class CrossEntropyLossLayer(Layer):
         return _example_mean(ops.binary_cross_entropy(p, target, reduction="none"))
 
     def get_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"target": self.target}
-        if self._declared.get("Input") is not None:
-            cfg["input"] = list(self._declared["Input"])
-        return cfg
+        return self._with_input({"target": self.target})

@@ -76,7 +76,7 @@ class PartLayer(Layer):
         return x[self._index]
 
     def get_config(self) -> dict[str, Any]:
-        return {"part": _encode_part(self.part)}
+        return self._with_input({"part": _encode_part(self.part)})
 
 
 @register_layer
@@ -165,7 +165,7 @@ class ReshapeLayer(Layer):
         return x.reshape(x.shape[0], *self.shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {"shape": list(self.shape)}
+        return self._with_input({"shape": list(self.shape)})
 
 
 @register_layer
@@ -208,5 +208,5 @@ class FlattenLayer(Layer):
         return x.flatten(1, k) if k >= 1 else x.reshape(x.shape[0], 1)
 
     def get_config(self) -> dict[str, Any]:
-        return {"levels": self.levels}
+        return self._with_input({"levels": self.levels})
 
