@@ -23,6 +23,8 @@ from typing import Callable, Iterable
 import torch
 from torch.autograd import Function
 
+from ..debug import _strong_zero
+
 __all__ = ["plain", "has_nan", "strong_", "szmul", "dims_of", "unbroadcast", "is_float", "floating", "R", "T"]
 
 _disable = torch._C.DisableTorchFunction
@@ -94,12 +96,14 @@ def strong_(r: torch.Tensor, g: torch.Tensor, d=None) -> torch.Tensor:
     if not has_nan(r):
         return r
     nan = torch.isnan(r)
-    if True:
-        kill = g == 0
-        if d is not None:
-            d = d() if callable(d) else d
-            kill = kill | (d == 0)
-        r.masked_fill_(nan & kill, 0)
+    kill = g == 0
+    if d is not None:
+        d = d() if callable(d) else d
+        kill = kill | (d == 0)
+    fill = nan & kill
+    if _strong_zero.enabled:  # detailed diagnostics count where the convention decided
+        _strong_zero.record(fill, g, d)
+    r.masked_fill_(fill, 0)
     return r
 
 
