@@ -71,7 +71,10 @@ class Distributed:
 
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
+            try:
+                dist.barrier()  # tear down together: a peer leaving early can abort gloo
+            finally:
+                dist.destroy_process_group()
 
 
 def setup_distributed(device_type: str) -> Distributed:
