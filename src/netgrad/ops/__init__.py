@@ -29,9 +29,18 @@ __all__ = [
 ]
 
 # --- pooling and convolution (owned by the pooling engineer) ---
-from ._pooling import *  # noqa: E402,F401,F403
-from ._conv import *  # noqa: E402,F401,F403
-from . import _pooling as _pooling_mod, _conv as _conv_mod  # noqa: E402
+from ._pooling import (lp_pool1d, lp_pool2d, lp_pool3d,  # noqa: E402
+                       power_mean_pool1d, power_mean_pool2d, power_mean_pool3d,
+                       max_pool1d, max_pool2d, max_pool3d,
+                       mean_pool1d, mean_pool2d, mean_pool3d,
+                       total_pool1d, total_pool2d, total_pool3d)
+from ._conv import convolution, deconvolution  # noqa: E402
 
-__all__ += list(_pooling_mod.__all__) + list(_conv_mod.__all__)
-del _pooling_mod, _conv_mod
+__all__ += [
+    "lp_pool1d", "lp_pool2d", "lp_pool3d",
+    "power_mean_pool1d", "power_mean_pool2d", "power_mean_pool3d",
+    "max_pool1d", "max_pool2d", "max_pool3d",
+    "mean_pool1d", "mean_pool2d", "mean_pool3d",
+    "total_pool1d", "total_pool2d", "total_pool3d",
+    "convolution", "deconvolution",
+]

@@ -254,10 +254,7 @@ class _PowerPool(torch.autograd.Function):
         xw = win.view(x)
         a = xw.abs()
         m = win.reduce(a, "max")
-        # L = log(a/m) ∈ [floor, 0]; a finite floor instead of log 0 = -inf keeps every later
-        # product finite (p·floor is still -inf or hugely negative, so (a/m)^p is exactly 0).
-        floor = -torch.finfo(x.dtype).max / 4
-        L = a.div_(torch.where(m > 0, m, 1.0)).log_().clamp_min_(floor)
+        L = _log_ratio(a, m, xw)
         if mean and win.padded:
             L.masked_fill_(win.pad_mask(x), 0.0)  # padding: weightless and not counted
         em = torch.mul(L, p).expm1_()  # (a/m)^p - 1 ∈ [-1, 0]: one sign, no cancellation
@@ -312,6 +309,25 @@ class _PowerPool(torch.autograd.Function):
                 e.mul_(torch.sign(gk)).masked_fill_(xw == 0, 0.0)
             gx = win.fold(e, x.shape)
         return gx, gp, None, None
+
+
+def _log_ratio(a, m, xw):
+    """``log(a/m)`` in place of ``a``, in ``[floor, 0]``.
+
+    The ratio is exact to rounding unless it underflows (a window spanning more than the
+    float's range); those elements take ``log a - log m`` instead. Zeros get a finite floor
+    instead of ``-inf``, which keeps later products finite (``p·floor ≪ 0``, so ``(a/m)^p`` is
+    exactly 0).
+    """
+    tiny = torch.finfo(a.dtype).tiny
+    m_s = torch.where(m > 0, m, 1.0)
+    L = a.div_(m_s).log_()
+    if bool((L < math.log(tiny)).any()):  # zeros, or ratios below the normal range
+        under = (L < math.log(tiny)) & (xw != 0)
+        if bool(under.any()):
+            L = torch.where(under, torch.log(xw.abs()) - torch.log(m_s), L)
+        L.clamp_min_(-torch.finfo(a.dtype).max / 4)
+    return L
 
 
 def _window_var(L, win, x, n):
