@@ -15,3 +15,5 @@ def test_readme_examples_run(capsys):
     out = capsys.readouterr().out
     assert "8.0 [2. 4.]" in out and "0.0 [0. 0.]" in out
     assert "[0.   0.25]" in out
+    assert "tensor([-1.0000,  0.0000,  1.2500])" in out
+    assert "1.6510e-30" in out
