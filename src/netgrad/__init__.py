@@ -16,11 +16,13 @@ from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
 from .ops import robust
 from .io import load, save
 from .debug import check_gradients
+from .train import NonFiniteStepWarning, TrainingResults, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ops", "robust", "save", "load", "check_gradients",
+    "train", "TrainingResults", "NonFiniteStepWarning",
     "NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule",
     "NetPortGradient", "All",
     "Layer", "ElementwiseLayer", "ThreadingLayer", "AggregationLayer", "LinearLayer",
