@@ -43,6 +43,7 @@ keeps the same conventions. Its accuracy in float32 is lower for ``p`` below abo
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -61,6 +62,18 @@ __all__ = [
 ]
 
 _NEG_INF = float("-inf")
+
+
+def _plain(fn):
+    """Run ``fn`` with ``__torch_function__`` modes off: these kernels keep the contract by
+    themselves, so :func:`netgrad.ops.robust` must not reroute the torch calls inside them."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch._C.DisableTorchFunction():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 # ---- window geometry ---------------------------------------------------------------------------
@@ -250,6 +263,7 @@ class _PowerPool(torch.autograd.Function):
     """
 
     @staticmethod
+    @_plain
     def forward(ctx, x, p, win: _Windows, mean: bool):
         xw = win.view(x)
         a = xw.abs()
@@ -271,6 +285,7 @@ class _PowerPool(torch.autograd.Function):
         return win.squeeze(y)
 
     @staticmethod
+    @_plain
     def backward(ctx, g):
         x, p, y = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph: a differentiable recomputation
@@ -390,10 +405,12 @@ class _PowLog(torch.autograd.Function):
 
     d/du = sgn^{s+1}(r |u|^{r-1} log^k + k |u|^{r-1} log^{k-1}), d/dr = the same with k + 1.
     At u = 0 the value is the limit from u → 0 for even ``s`` (0 if r > 0; 1 if r = k = 0;
-    ±inf otherwise) and 0 for odd ``s`` (a kink or cusp: the symmetric convention).
+    ±inf otherwise) and 0 for odd ``s`` (a kink or cusp: the symmetric convention). Where that
+    0 is only a convention (odd ``s``, r ≤ 0), the derivative there is 0 too.
     """
 
     @staticmethod
+    @_plain
     def forward(ctx, u, r, k: int, s: int):
         a = u.abs()
         la = torch.where(a > 0, torch.log(a), 0.0)
@@ -411,6 +428,7 @@ class _PowLog(torch.autograd.Function):
         return val
 
     @staticmethod
+    @_plain
     def backward(ctx, g):
         u, r = ctx.saved_tensors
         k, s = ctx.k, ctx.s
@@ -419,12 +437,15 @@ class _PowLog(torch.autograd.Function):
             d = _smul(r, _PowLog.apply(u, r - 1, k, s + 1))
             if k:
                 d = d + k * _PowLog.apply(u, r - 1, k - 1, s + 1)
+            if s % 2:  # r ≤ 0: the value at u = 0 is a convention (0), and so is its slope
+                d = torch.where((u == 0) & (r <= 0), 0.0, d)
             gu = _smul(g, d)
         if ctx.needs_input_grad[1]:
             gr = _smul(g, _PowLog.apply(u, r, k + 1, s)).sum_to_size(r.shape)
         return gu, gr, None, None
 
 
+@_plain
 def _power_pool(x, p, kernel_size, stride, ceil_mode, padding, d: int, mean: bool, name: str):
     where = f"ops.{name}"
     x, unbatched = _batched(x, d, where)
@@ -450,6 +471,7 @@ class _MaxPool(torch.autograd.Function):
     """Max over each window; the gradient is split evenly among tied maxima."""
 
     @staticmethod
+    @_plain
     def forward(ctx, x, win: _Windows):
         y = win.reduce(win.view(x, pad_value=_NEG_INF), "max")
         ctx.win = win
@@ -457,6 +479,7 @@ class _MaxPool(torch.autograd.Function):
         return win.squeeze(y)
 
     @staticmethod
+    @_plain
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         win = ctx.win
@@ -466,6 +489,7 @@ class _MaxPool(torch.autograd.Function):
         return win.fold(gw, x.shape), None
 
 
+@_plain
 def _max(x, kernel_size, stride, padding, ceil_mode, d, name):
     where = f"ops.{name}"
     x, unbatched = _batched(x, d, where)
@@ -474,6 +498,7 @@ def _max(x, kernel_size, stride, padding, ceil_mode, d, name):
     return y.squeeze(0) if unbatched else y
 
 
+@_plain
 def _linear_pool(x, kernel_size, stride, padding, ceil_mode, d, name, mean):
     """Mean (over in-bounds elements) or total: linear, so PyTorch's avg_pool is exact."""
     where = f"ops.{name}"
