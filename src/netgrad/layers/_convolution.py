@@ -1,0 +1,225 @@
+"""ConvolutionLayer and DeconvolutionLayer over 1, 2 or 3 spatial dimensions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import ops
+from .._errors import NetTypeError, NetValueError, ShapeError
+from ..net._shapes import MaybeShape, ShapeLike, describe_shape
+from ._base import Layer, register_layer
+
+__all__ = ["ConvolutionLayer", "DeconvolutionLayer"]
+
+
+class _ConvBase(Layer):
+    array_names = ("Weights", "Biases")
+    _transposed = False
+
+    def __init__(self, n: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 *, output_padding=0, input: ShapeLike = None, weights: Any = None,
+                 biases: Any = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise NetTypeError(f"{name}'s n (output channels) must be a positive int",
+                               where=name, got=f"got {n!r}")
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or n % groups:
+            raise NetValueError("groups must be a positive int that divides n", where=name,
+                                got=f"got groups={groups!r} for n={n}")
+        self.n = n
+        self.groups = groups
+        opts = {"kernel_size": (kernel_size, 1), "stride": (stride, 1), "padding": (padding, 0),
+                "dilation": (dilation, 1), "output_padding": (output_padding, 0)}
+        for key, (value, minimum) in opts.items():
+            setattr(self, key, _ints(value, key, minimum, name))
+        lengths = {len(getattr(self, k)) for k in opts if len(getattr(self, k)) > 1}
+        if len(lengths) > 1:
+            raise NetValueError("kernel_size, stride, padding and dilation must agree on the "
+                                "number of spatial dimensions", where=name,
+                                got=f"got kernel_size {kernel_size!r}, stride {stride!r}, "
+                                f"padding {padding!r}, dilation {dilation!r}")
+        self.spatial_dims = lengths.pop() if lengths else None
+        self.has_biases = biases is not False
+        if not self.has_biases:
+            self.array_names = ("Weights",)
+            del self._parameters["Biases"]
+            self._uninitialized.discard("Biases")
+        if weights is not None:
+            self.set_array("Weights", weights)
+            w = self.Weights
+            if w.dim() < 3 or w.dim() > 5 or (self.spatial_dims and w.dim() != self.spatial_dims + 2):
+                raise ShapeError(f"{name} needs weights of shape {self._weights_text()}",
+                                 where=name, got=f"got weights of shape {tuple(w.shape)}")
+            self.spatial_dims = w.dim() - 2
+        if self.has_biases and biases is not None:
+            self.set_array("Biases", biases)
+        self._setup(Input=input)
+
+    # ---- shapes --------------------------------------------------------------------------
+    def _per_dim(self, key: str, d: int) -> tuple[int, ...]:
+        v = getattr(self, key)
+        return v * d if len(v) == 1 else v
+
+    def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
+        s = shapes["Input"]
+        if s is None:
+            return {"Output": None}
+        name = type(self).__name__
+        where = f'{name}, port "Input"'
+        if not 2 <= len(s) <= 4 or (self.spatial_dims and len(s) != self.spatial_dims + 1):
+            want = f"rank {self.spatial_dims + 1}" if self.spatial_dims else "rank 2, 3 or 4"
+            raise ShapeError(f"expected an array of {want} (channels, then 1–3 spatial "
+                             "dimensions)", where=where, got=f"got {describe_shape(s)}",
+                             fix="the channel dimension comes first, e.g. (3, 32, 32)")
+        c, spatial = s[0], s[1:]
+        if c % self.groups:
+            raise ShapeError(f"the input channels must be divisible by groups={self.groups}",
+                             where=where, got=f"got {c} channels")
+        d = len(spatial)
+        k, st, pd, dl, op = (self._per_dim(key, d) for key in
+                             ("kernel_size", "stride", "padding", "dilation", "output_padding"))
+        out = []
+        for size, ki, si, pi, di, oi in zip(spatial, k, st, pd, dl, op):
+            o = self._out_size(size, ki, si, pi, di, oi)
+            if o < 1:
+                raise ShapeError("each spatial dimension is too small for the kernel",
+                                 where=where, got=f"got spatial size {spatial} for kernel {k}, "
+                                 f"dilation {dl}, padding {pd}",
+                                 fix="use a smaller kernel or more padding")
+            out.append(o)
+        return {"Output": (self.n,) + tuple(out)}
+
+    def array_shapes_for(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
+        s = shapes["Input"]
+        arrays: dict[str, MaybeShape] = {"Weights": None}
+        if s is not None:
+            d = len(s) - 1
+            arrays["Weights"] = self._weights_shape(s[0], self._per_dim("kernel_size", d))
+        if self.has_biases:
+            arrays["Biases"] = (self.n,)
+        return arrays
+
+    def get_config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {"n": self.n}
+        for key in ("kernel_size", "stride", "padding", "dilation"):
+            v = getattr(self, key)
+            cfg[key] = v[0] if len(v) == 1 else list(v)
+        cfg["groups"] = self.groups
+        if self._transposed:
+            v = self.output_padding
+            cfg["output_padding"] = v[0] if len(v) == 1 else list(v)
+        if self._shapes.get("Input") is not None:
+            cfg["input"] = list(self._shapes["Input"])
+        if not self.has_biases:
+            cfg["biases"] = False
+        return cfg
+
+    def _missing_weights(self, x: torch.Tensor) -> NetValueError:
+        name = type(self).__name__
+        return NetValueError(f"{name}'s input channels are unknown, so it has no weights yet",
+                             where=name, got=f"got input {describe_shape(tuple(x.shape[1:]))}",
+                             fix=f"declare it: {name}(n, kernel_size, input=(C, ...))")
+
+
+@register_layer
+class ConvolutionLayer(_ConvBase):
+    """A trainable convolution (cross-correlation), as Wolfram's ConvolutionLayer.
+
+    Args:
+        n: number of output channels.
+        kernel_size: an int or a tuple of 1–3 ints.
+        stride, padding, dilation: ints or tuples (zero padding on both sides).
+        groups: split the channels into this many independent groups.
+        input: shape of the input ``(C, *spatial)`` (optional).
+        weights, biases: initial values; ``biases=False`` for none.
+
+    Shape:
+        - Input: ``(C, *spatial)``, 1–3 spatial dimensions.
+        - Output: ``(n, *out)``, ``out = (s + 2·padding - dilation·(k - 1) - 1) // stride + 1``.
+        - Weights: ``(n, C / groups, *kernel)``; Biases: ``(n,)``.
+    """
+
+    @staticmethod
+    def _out_size(size, k, s, p, d, _op):
+        return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+    def _weights_shape(self, c: int, kernel: tuple[int, ...]) -> tuple[int, ...]:
+        return (self.n, c // self.groups) + kernel
+
+    def _weights_text(self) -> str:
+        return "(n, C / groups, *kernel)"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.Weights is None:
+            raise self._missing_weights(x)
+        d = self.Weights.dim() - 2
+        return ops.convolution(x, self.Weights, self.Biases if self.has_biases else None,
+                               self._per_dim("stride", d), self._per_dim("padding", d),
+                               self._per_dim("dilation", d), self.groups)
+
+    def config_text(self) -> str:
+        k = self.kernel_size[0] if len(self.kernel_size) == 1 else self.kernel_size
+        return f"ConvolutionLayer({self.n}, {k!r})"
+
+
+@register_layer
+class DeconvolutionLayer(_ConvBase):
+    """A trainable transposed convolution, as Wolfram's DeconvolutionLayer.
+
+    Args:
+        n: number of output channels.
+        kernel_size, stride, padding, dilation, groups: as in :class:`ConvolutionLayer`
+            (padding removes that many elements from each side of the output).
+        output_padding: extra elements added on one side of the output (less than stride).
+        input, weights, biases: as in :class:`ConvolutionLayer`.
+
+    Shape:
+        - Input: ``(C, *spatial)``, 1–3 spatial dimensions.
+        - Output: ``(n, *out)``,
+          ``out = (s - 1)·stride - 2·padding + dilation·(k - 1) + output_padding + 1``.
+        - Weights: ``(C, n / groups, *kernel)`` (PyTorch's layout); Biases: ``(n,)``.
+    """
+
+    _transposed = True
+
+    @staticmethod
+    def _out_size(size, k, s, p, d, op):
+        return (size - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+    def _weights_shape(self, c: int, kernel: tuple[int, ...]) -> tuple[int, ...]:
+        return (c, self.n // self.groups) + kernel
+
+    def _weights_text(self) -> str:
+        return "(C, n / groups, *kernel)"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.Weights is None:
+            raise self._missing_weights(x)
+        d = self.Weights.dim() - 2
+        return ops.deconvolution(x, self.Weights, self.Biases if self.has_biases else None,
+                                 self._per_dim("stride", d), self._per_dim("padding", d),
+                                 self._per_dim("output_padding", d), self.groups,
+                                 self._per_dim("dilation", d))
+
+    def config_text(self) -> str:
+        k = self.kernel_size[0] if len(self.kernel_size) == 1 else self.kernel_size
+        return f"DeconvolutionLayer({self.n}, {k!r})"
+
+
+def _ints(value, key: str, minimum: int, where: str) -> tuple[int, ...]:
+    if isinstance(value, bool) or value is None:
+        raise NetTypeError(f"{key} must be an int or a tuple of 1–3 ints", where=where,
+                           got=f"got {value!r}")
+    vals = (value,) if isinstance(value, int) else value
+    try:
+        out = tuple(int(v) for v in vals)
+    except (TypeError, ValueError):
+        raise NetTypeError(f"{key} must be an int or a tuple of 1–3 ints", where=where,
+                           got=f"got {value!r}") from None
+    if not 1 <= len(out) <= 3 or any(v < minimum for v in out):
+        raise NetValueError(f"{key} must be 1–3 ints, each at least {minimum}", where=where,
+                            got=f"got {value!r}")
+    return out
