@@ -268,20 +268,25 @@ class _PowerPool(torch.autograd.Function):
         xw = win.view(x)
         a = xw.abs()
         m = win.reduce(a, "max")
-        L = _log_ratio(a, m, xw)
+        alive = m > 0  # windows that are not all zero
+        L = _log_ratio(a, torch.where(alive, m, 1.0), xw)
         if mean and win.padded:
             L.masked_fill_(win.pad_mask(x), 0.0)  # padding: weightless and not counted
         em = torch.mul(L, p).expm1_()  # (a/m)^p - 1 ∈ [-1, 0]: one sign, no cancellation
         n = win.counts(x) if mean else float(win.size)
-        t = win.reduce(em, "sum")  # Σ (a/m)^p = n + t
-        z = (torch.log1p(t / n) if mean else torch.log(t + n)) / p  # log(y/m)
+        t = win.reduce(em, "sum")
+        tn = t + n  # Σ (a/m)^p (0 for an all-zero window)
+        z = (torch.log1p(t / n) if mean else torch.log(tn)) / p  # log(y/m)
         zero_p = bool((p < _P_TINY).any()) if mean else False
         if zero_p:  # the geometric mean, exactly
             z = torch.where(p < _P_TINY, win.reduce(L, "sum") / n, z)
         y = m * torch.exp(z)
+        low = z < math.log(torch.finfo(x.dtype).tiny) + 1  # e^z subnormal: y may still be normal
+        if bool(low.any()):
+            y = torch.where(low & alive, torch.exp(z + torch.log(m)), y)
         ctx.win, ctx.mean, ctx.zero_p = win, mean, zero_p
         ctx.save_for_backward(x, p, y)
-        ctx.fast = (L, em, m, z, t, n)
+        ctx.fast = (L, em, alive, z.masked_fill_(~alive, 0.0), tn, n)
         return win.squeeze(y)
 
     @staticmethod
@@ -291,29 +296,33 @@ class _PowerPool(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph: a differentiable recomputation
             return _composite_grads(ctx, x, p, g)
         win = ctx.win
-        L, em, m, z, t, n = ctx.fast
+        L, em, alive, zs, tn, n = ctx.fast
         gk = win.keep(g)
-        live = (m > 0) & (gk != 0)  # windows that pass a gradient at all
-        zs = torch.where(live, z, 0.0)
+        finite_g = bool(torch.isfinite(g.sum()))  # else: strong zeros by masks (slow path)
         buf = gx = gp = None
         if ctx.needs_input_grad[1]:
             buf = torch.addcmul(L, em, L)  # (a/m)^p log(a/m); exactly 0 at zeros and padding
-            inner = win.reduce(buf, "sum") - zs * (t + n)  # Σ e^{p L_i} (L_i - z)
-            dp = y * inner / (p * (t + n))
+            inner = torch.addcmul(win.reduce(buf, "sum"), zs, tn, value=-1.0)  # Σ e^{pL}(L - z)
+            dp = torch.where(alive, y / (p * tn), 0.0).mul_(inner)
             if ctx.zero_p:  # p = 0: y Var(log a) / 2 (and 0 when a zero makes y = 0)
                 var = _window_var(L, win, x, n)
                 dp = torch.where(p < _P_TINY, torch.where(y > 0, y * var / 2, 0.0), dp)
-            gp = torch.where(live, gk * dp, 0.0).sum_to_size(p.shape)
+            dp = dp * gk
+            if not finite_g:
+                dp = torch.where((gk == 0) | ~alive, 0.0, dp)
+            gp = dp.sum_to_size(p.shape)
         if ctx.needs_input_grad[0]:
             # dy/dx_i = sgn(x_i) c exp((p-1)(L_i - z)), c = 1/n for the mean.
             pm1 = p - 1
             logc = -torch.log(n) if ctx.mean and isinstance(n, torch.Tensor) else \
                 (-math.log(n) if ctx.mean else 0.0)
-            simple = bool((p > 1).all()) and bool(torch.isfinite(g).all())
-            # For p > 1 the factor is ≤ n and is exactly 0 at x_i = 0 (pm1 · floor ≪ 0);
-            # otherwise fold log|g| into the exponent (strong zero) and mask the kink.
-            base = logc - pm1 * zs if simple else torch.log(gk.abs()) + logc - pm1 * zs
-            base = torch.where(live, base, _NEG_INF)
+            simple = finite_g and bool((p > 1).all())
+            # p > 1: the factor is ≤ n, and exactly 0 at x_i = 0 and in all-zero windows
+            # (pm1 · floor ≪ 0). Otherwise fold log|g| into the exponent (strong zero) and mask
+            # the kink and the all-zero windows.
+            base = logc - pm1 * zs
+            if not simple:
+                base = torch.where(alive, base + torch.log(gk.abs()), _NEG_INF)
             e = torch.addcmul(base, L, pm1, out=buf) if buf is not None \
                 else torch.addcmul(base, L, pm1)
             xw = win.view(x)
@@ -326,7 +335,7 @@ class _PowerPool(torch.autograd.Function):
         return gx, gp, None, None
 
 
-def _log_ratio(a, m, xw):
+def _log_ratio(a, m_s, xw):
     """``log(a/m)`` in place of ``a``, in ``[floor, 0]``.
 
     The ratio is exact to rounding unless it underflows (a window spanning more than the
@@ -335,9 +344,8 @@ def _log_ratio(a, m, xw):
     exactly 0).
     """
     tiny = torch.finfo(a.dtype).tiny
-    m_s = torch.where(m > 0, m, 1.0)
     L = a.div_(m_s).log_()
-    if bool((L < math.log(tiny)).any()):  # zeros, or ratios below the normal range
+    if bool(L.amin() < math.log(tiny)):  # zeros, or ratios below the normal range
         under = (L < math.log(tiny)) & (xw != 0)
         if bool(under.any()):
             L = torch.where(under, torch.log(xw.abs()) - torch.log(m_s), L)
