@@ -126,6 +126,7 @@ class _Windows:
                                                          self.spatial))
         self.kdims = tuple(3 + 2 * i for i in range(d)) if self.tiling else \
             tuple(range(2 + d, 2 + 2 * d))
+        self._spread_last = self.tiling and self.kernel[-1] < 8
 
     def view(self, t: torch.Tensor, pad_value: float = 0.0) -> torch.Tensor:
         if self.tiling:
@@ -142,6 +143,25 @@ class _Windows:
         if self.tiling:
             return y.reshape(y.shape[:2] + tuple(v for o in self.out for v in (o, 1)))
         return y.reshape(y.shape + (1,) * self.d)
+
+    def wide(self, t: torch.Tensor) -> torch.Tensor:
+        """A windowed tensor with the last output and kernel dimensions merged (tilings).
+
+        Elementwise ops against :meth:`spread` operands then loop over whole rows: a stride-0
+        operand on a kernel dimension of 2 or 3 innermost makes PyTorch's loops several times
+        slower.
+        """
+        if not self._spread_last:
+            return t
+        return t.reshape(t.shape[:-2] + (t.shape[-2] * t.shape[-1],))
+
+    def spread(self, w: torch.Tensor) -> torch.Tensor:
+        """A window-level tensor (:meth:`keep` shape), repeated along the last kernel dimension
+        to broadcast against :meth:`wide`."""
+        if not self._spread_last:
+            return w
+        w = w.squeeze(-1)
+        return w if w.shape[-1] == 1 else w.repeat_interleave(self.kernel[-1], dim=-1)
 
     def squeeze(self, y: torch.Tensor) -> torch.Tensor:
         return y.reshape(y.shape[:2] + self.out)
@@ -269,7 +289,7 @@ class _PowerPool(torch.autograd.Function):
         a = xw.abs()
         m = win.reduce(a, "max")
         alive = m > 0  # windows that are not all zero
-        L = _log_ratio(a, torch.where(alive, m, 1.0), xw)
+        L = _log_ratio(a, torch.where(alive, m, 1.0), xw, win)
         if mean and win.padded:
             L.masked_fill_(win.pad_mask(x), 0.0)  # padding: weightless and not counted
         em = torch.mul(L, p).expm1_()  # (a/m)^p - 1 ∈ [-1, 0]: one sign, no cancellation
@@ -323,19 +343,20 @@ class _PowerPool(torch.autograd.Function):
             base = logc - pm1 * zs
             if not simple:
                 base = torch.where(alive, base + torch.log(gk.abs()), _NEG_INF)
-            e = torch.addcmul(base, L, pm1, out=buf) if buf is not None \
-                else torch.addcmul(base, L, pm1)
+            e = torch.empty_like(L) if buf is None else buf
+            torch.addcmul(win.spread(base), win.wide(L), win.spread(pm1), out=win.wide(e))
             xw = win.view(x)
             e.exp_().copysign_(xw)
             if simple:
-                e.mul_(gk)
+                win.wide(e).mul_(win.spread(gk))
             else:
-                e.mul_(torch.sign(gk)).masked_fill_(xw == 0, 0.0)
+                win.wide(e).mul_(win.spread(torch.sign(gk)))
+                e.masked_fill_(xw == 0, 0.0)
             gx = win.fold(e, x.shape)
         return gx, gp, None, None
 
 
-def _log_ratio(a, m_s, xw):
+def _log_ratio(a, m_s, xw, win):
     """``log(a/m)`` in place of ``a``, in ``[floor, 0]``.
 
     The ratio is exact to rounding unless it underflows (a window spanning more than the
@@ -344,7 +365,8 @@ def _log_ratio(a, m_s, xw):
     exactly 0).
     """
     tiny = torch.finfo(a.dtype).tiny
-    L = a.div_(m_s).log_()
+    win.wide(a).div_(win.spread(m_s))
+    L = a.log_()
     if bool(L.amin() < math.log(tiny)):  # zeros, or ratios below the normal range
         under = (L < math.log(tiny)) & (xw != 0)
         if bool(under.any()):
