@@ -161,7 +161,12 @@ class _Windows:
         if not self._spread_last:
             return w
         w = w.squeeze(-1)
-        return w if w.shape[-1] == 1 else w.repeat_interleave(self.kernel[-1], dim=-1)
+        if w.shape[-1] == 1:
+            return w
+        out = w.new_empty(w.shape + (self.kernel[-1],))
+        for j in range(self.kernel[-1]):  # k strided copies beat repeat_interleave here
+            out[..., j] = w
+        return out.flatten(-2)
 
     def squeeze(self, y: torch.Tensor) -> torch.Tensor:
         return y.reshape(y.shape[:2] + self.out)
