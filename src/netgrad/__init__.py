@@ -9,9 +9,10 @@ from . import ops
 from ._errors import (LoadError, NetgradError, NetKeyError, NetTypeError, NetValueError,
                       NonFiniteError, ShapeError, UninitializedError)
 from .gradient import All, NetPortGradient
-from .layers import (AggregationLayer, CatenateLayer, CrossEntropyLossLayer, DropoutLayer,
-                     ElementwiseLayer, FlattenLayer, Layer, LinearLayer, MeanAbsoluteLossLayer,
-                     MeanSquaredLossLayer, PartLayer, ReshapeLayer, SoftmaxLayer, ThreadingLayer)
+from .layers import (AggregationLayer, CatenateLayer, ConvolutionLayer, CrossEntropyLossLayer,
+                     DeconvolutionLayer, DropoutLayer, ElementwiseLayer, FlattenLayer, Layer,
+                     LinearLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer,
+                     PoolingLayer, ReshapeLayer, SoftmaxLayer, ThreadingLayer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
 from .ops import robust
 from .io import load, save
@@ -28,6 +29,7 @@ __all__ = [
     "Layer", "ElementwiseLayer", "ThreadingLayer", "AggregationLayer", "LinearLayer",
     "PartLayer", "CatenateLayer", "ReshapeLayer", "FlattenLayer", "SoftmaxLayer",
     "DropoutLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
+    "ConvolutionLayer", "DeconvolutionLayer", "PoolingLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError",
 ]

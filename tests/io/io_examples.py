@@ -18,10 +18,11 @@ import torch
 
 from netgrad import ops
 from netgrad.io._function import function_from_data, trace_function
-from netgrad.layers import (LAYER_TYPES, AggregationLayer, CatenateLayer, CrossEntropyLossLayer,
-                            DropoutLayer, ElementwiseLayer, FlattenLayer, Layer, LinearLayer,
-                            MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer, ReshapeLayer,
-                            SoftmaxLayer, ThreadingLayer)
+from netgrad.layers import (LAYER_TYPES, AggregationLayer, CatenateLayer, ConvolutionLayer,
+                            CrossEntropyLossLayer, DeconvolutionLayer, DropoutLayer,
+                            ElementwiseLayer, FlattenLayer, Layer, LinearLayer,
+                            MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer, PoolingLayer,
+                            ReshapeLayer, SoftmaxLayer, ThreadingLayer)
 
 
 @dataclass
@@ -104,6 +105,26 @@ EXAMPLES: dict[str, list[Example]] = {
                 {"Input": ("prob", (3, 4)), "Target": ("prob", (3, 4))}),
         Example(lambda: CrossEntropyLossLayer("Binary", input=2),
                 {"Input": ("unit", (3, 2)), "Target": ("unit", (3, 2))}),
+    ],
+    "ConvolutionLayer": [
+        Example(lambda: ConvolutionLayer(4, 3, input=(2, 6, 6)), {"Input": (2, 2, 6, 6)}),
+        Example(lambda: ConvolutionLayer(2, (3,), stride=2, padding=1, input=(4, 9)),
+                {"Input": (2, 4, 9)}),
+        Example(lambda: ConvolutionLayer(4, 2, dilation=2, groups=2, input=(2, 5, 5, 5)),
+                {"Input": (2, 2, 5, 5, 5)}),
+    ],
+    "DeconvolutionLayer": [
+        Example(lambda: DeconvolutionLayer(3, 2, stride=2, input=(2, 4, 4)),
+                {"Input": (2, 2, 4, 4)}),
+    ],
+    "PoolingLayer": [
+        Example(lambda: PoolingLayer(2, 2, input=(3, 6, 6)), {"Input": (2, 3, 6, 6)}),
+        Example(lambda: PoolingLayer((3,), 1, "Mean", padding=1, input=(2, 7)), {"Input": (2, 2, 7)}),
+        Example(lambda: PoolingLayer(2, 2, "LP", input=(3, 4, 4)), {"Input": (2, 3, 4, 4)}),
+        Example(lambda: PoolingLayer(2, 2, "PowerMean", power_per_channel=True, input=(3, 4, 4)),
+                {"Input": (2, 3, 4, 4)}),
+        Example(lambda: PoolingLayer((2, 2, 2), 2, "Total", input=(1, 4, 4, 4)),
+                {"Input": (2, 1, 4, 4, 4)}),
     ],
 }
 

@@ -8,6 +8,8 @@ from ._elementwise import ElementwiseLayer, ThreadingLayer
 from ._linear import LinearLayer
 from ._loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer
 from ._structure import CatenateLayer, FlattenLayer, PartLayer, ReshapeLayer
+from ._convolution import ConvolutionLayer, DeconvolutionLayer
+from ._pooling import PoolingLayer
 
 __all__ = [
     "Layer", "LAYER_TYPES", "register_layer",
@@ -15,4 +17,5 @@ __all__ = [
     "PartLayer", "CatenateLayer", "ReshapeLayer", "FlattenLayer",
     "SoftmaxLayer", "DropoutLayer",
     "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
+    "ConvolutionLayer", "DeconvolutionLayer", "PoolingLayer",
 ]
