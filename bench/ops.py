@@ -4,12 +4,26 @@ Same data (1e6 float32 elements on CPU, random normal unless stated), same run; 
 time ratio netgrad / torch. Targets: elementwise within 1.5x, reductions and matmul within 1.2x.
 A second table measures ways of imposing strong zeros on a backward product g * d.
 
-    python bench/ops.py [--quick]
+Methodology (the machine is shared): native and netgrad are timed in interleaved rounds, in a
+shuffled order each round, so a burst of load hits both; each timing covers at least 30 ms; the
+ratio printed is the median of the per-round ratios (the ratio of the two minima beside it).
+
+glibc returns freed 4 MB blocks to the OS whenever the top of its heap is free, and every fresh
+block then costs ~1000 page faults on first touch. In a benchmark that allocates and frees the
+same few tensors (an otherwise empty heap) that lottery decides the ratios: adding one read-only
+reduction to a backward changed a fwd+bwd time by +100% in one heap layout and by 0% in another.
+``--malloc keep`` (the default) calls ``mallopt`` in this process so freed memory is kept and
+reused (as jemalloc, tcmalloc and a busy training process do); ``--malloc system`` leaves glibc
+as it is. Both sides of every ratio run under the same setting.
+
+    python bench/ops.py [--quick] [--threads 1] [--malloc keep|system] [--only NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import sys
 
@@ -17,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import best_time, fwd_bwd  # noqa: E402
+from _common import best_time, fwd_bwd, interleaved_ratio  # noqa: E402
 
 from netgrad import ops  # noqa: E402
 from netgrad.ops._core import strong_  # noqa: E402
@@ -126,28 +140,55 @@ def _strong_zero_table(repeat: int, number: int) -> list[tuple[str, float]]:
         ("g * d, then isnan(amax()), mask only if needed (netgrad)", with_netgrad))]
 
 
+def _keep_freed_memory() -> bool:
+    """glibc: never trim the heap, and serve blocks up to 32 MB from it (not from mmap)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        return bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)) and \
+            bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20))
+    except (OSError, AttributeError):
+        return False
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="run only the operations whose name contains one of these")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds per op")
+    parser.add_argument("--no-strong-zero-table", action="store_true")
+    parser.add_argument("--malloc", choices=("keep", "system"), default="keep",
+                        help="keep: glibc keeps freed memory (mallopt); system: as it is")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    repeat, number = (3, 2) if args.quick else (7, 3)
+    malloc = "system"
+    if args.malloc == "keep":
+        malloc = "keep (mallopt)" if _keep_freed_memory() else "system (mallopt unavailable)"
+    repeat, number = (3, 2) if args.quick else (9, 3)
+    if args.rounds:
+        repeat = args.rounds
     target = {"elementwise": 1.5, "reduction": 1.2, "matmul": 1.2}
     print(f"forward + backward, 1e6 float32 elements, CPU, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; best of {repeat} x {number}")
-    print(f"{'operation':28} {'family':12} {'torch ms':>9} {'netgrad ms':>10} {'ratio':>6}  target")
+          f"{torch.get_num_threads()} threads, malloc {malloc}; median of {repeat} interleaved "
+          f"rounds of >= 30 ms")
+    print(f"{'operation':28} {'family':12} {'torch ms':>9} {'netgrad ms':>10} {'ratio':>6} "
+          f"{'(min)':>6}  target")
     missed = 0
     for name, family, ng, pt, inputs in _cases():
-        t_pt = best_time(fwd_bwd(pt, *inputs), repeat, number)
-        t_ng = best_time(fwd_bwd(ng, *inputs), repeat, number)
-        ratio = t_ng / t_pt
+        if args.only is not None and not any(o in name for o in args.only):
+            continue
+        ratio, rmin, t_ng, t_pt = interleaved_ratio(fwd_bwd(ng, *inputs), fwd_bwd(pt, *inputs),
+                                                    repeat, number)
         ok = ratio <= target[family]
         missed += not ok
-        print(f"{name:28} {family:12} {t_pt * 1e3:9.2f} {t_ng * 1e3:10.2f} {ratio:6.2f}  "
-              f"{'ok' if ok else 'MISSED'} (≤ {target[family]})")
+        print(f"{name:28} {family:12} {t_pt * 1e3:9.2f} {t_ng * 1e3:10.2f} {ratio:6.2f} "
+              f"{rmin:6.2f}  {'ok' if ok else 'MISSED'} (≤ {target[family]})", flush=True)
     print(f"\ntargets missed: {missed}")
+    if args.no_strong_zero_table:
+        return 0
     print("\nstrong zeros on a backward product (time / plain g * d, 1e6 float32):")
     for name, ratio in _strong_zero_table(repeat, number):
         print(f"  {name:62} {ratio:5.2f}")

@@ -25,7 +25,7 @@ from torch.autograd import Function
 
 from ..debug import _strong_zero
 
-__all__ = ["plain", "has_nan", "strong_", "szmul", "dims_of", "unbroadcast", "is_float", "floating", "R", "T"]
+__all__ = ["plain", "has_nan", "all_finite", "strong_", "szmul", "dims_of", "unbroadcast", "is_float", "floating", "R", "T"]
 
 _disable = torch._C.DisableTorchFunction
 
@@ -82,6 +82,15 @@ def has_nan(r: torch.Tensor) -> bool:
     if r.numel() == 0:
         return False
     return bool(torch.isnan(torch.amax(r) if r.dim() else r))
+
+
+def all_finite(r: torch.Tensor) -> bool:
+    """Whether every entry of ``r`` is finite: one sum (inf and NaN propagate into it). A sum
+    that overflows with finite entries answers False too; callers only use False to take a
+    slower, careful path."""
+    if r.numel() == 0:
+        return True
+    return bool(torch.isfinite(torch.sum(r)))
 
 
 def strong_(r: torch.Tensor, g: torch.Tensor, d=None) -> torch.Tensor:

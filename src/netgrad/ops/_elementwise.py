@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, T, is_float, plain, strong_, szmul
+from ._core import R, T, all_finite, is_float, plain, strong_, szmul
 from ._rules import UNARY
 
 __all__ = ["sqrt", "exp", "log", "log1p", "expm1", "abs", "ramp", "sign", "tanh",
@@ -41,6 +41,10 @@ class _Elementwise(Function):
             return (szmul(g, rule.d(x, y, R, *params)), *nones)
         if rule.grad is not None:
             return (rule.grad(g, x, y, T), *nones)
+        if rule.fused is not None:  # torch's fused kernels; non-finite entries: decide below
+            r = rule.fused(g, x, y, *params)
+            if r is not None and all_finite(r):
+                return (r, *nones)
         if rule.fast is not None:  # d is a fresh tensor: multiply g into it in place
             r = rule.fast(x, y, *params).mul_(g)
             return (strong_(r, g, lambda: rule.fast(x, y, *params)), *nones)

@@ -8,8 +8,10 @@ d/dp = 1 (torch: 0), and at p = 0, target 1 the loss is +inf (torch: 100).
 from __future__ import annotations
 
 import torch
+from torch.autograd import Function
 
-from ._core import R, szmul
+from ._core import R, plain, strong_, szmul
+from ._softmax import _slices_nan
 
 __all__ = ["binary_cross_entropy", "cross_entropy"]
 
@@ -63,6 +65,12 @@ def cross_entropy(input: _Tensor, target: _Tensor, weight: _Tensor | None = None
     the same shape as ``input`` (probabilities).
     """
     reduction = _legacy(size_average, reduce, reduction)
+    if (weight is None and label_smoothing == 0 and input.dim() >= 2 and input.is_floating_point()
+            and not target.is_floating_point() and reduction in ("mean", "sum", "none")
+            and target.shape == input.shape[:1] + input.shape[2:]):
+        out = _CrossEntropyIndices.apply(input, target, ignore_index, reduction)
+        if out is not None:
+            return out
     cdim = 0 if input.dim() == 1 else 1
     logp = R.log_softmax(input, cdim)
     C = input.shape[cdim]
@@ -100,3 +108,58 @@ def cross_entropy(input: _Tensor, target: _Tensor, weight: _Tensor | None = None
     if reduction == "mean":
         return R.div(R.sum(loss), R.sum(w_t))
     return _reduce(loss, reduction)
+
+
+class _CrossEntropyIndices(Function):
+    """Cross-entropy of logits (N, C, ...) against class indices, no weight, no smoothing: one
+    Function with a fused backward, ``(softmax(x) - onehot(t)) · c`` with ``c`` the cotangent of
+    each valid target (0 for ignored ones). The backward of the composition (log_softmax, then
+    nll_loss) allocates a zero-filled (N, C) cotangent and then the gradient; this one
+    allocates only the gradient. Under ``create_graph`` the backward is built from robust ops.
+
+    Returns None from ``forward`` (and the caller takes the composition) when a slice of the
+    logits is fully masked or non-finite, whose conventions the composition handles.
+    """
+
+    @staticmethod
+    @plain
+    def forward(ctx, x, target, ignore_index, reduction):
+        logp = torch.log_softmax(x, 1)
+        if _slices_nan(logp, 1):
+            return None
+        valid = target != ignore_index
+        t = target.masked_fill(~valid, 0).unsqueeze(1)
+        nll = logp.gather(1, t).squeeze(1).neg_().masked_fill_(~valid, 0.0)
+        ctx.save_for_backward(x, t, valid)
+        ctx.reduction = reduction
+        if reduction == "none":
+            return nll
+        total = nll.sum()
+        if reduction == "sum":
+            return total
+        ctx.count = valid.sum().to(x.dtype)
+        return total / ctx.count
+
+    @staticmethod
+    @plain
+    def backward(ctx, g):
+        x, t, valid = ctx.saved_tensors
+        if ctx.reduction == "none":
+            c = g
+        elif ctx.reduction == "sum":
+            c = g.expand(valid.shape)
+        else:
+            c = (g / ctx.count).expand(valid.shape)
+        c = torch.where(valid, c, 0.0).unsqueeze(1)  # ignored targets: an exact 0
+        if torch.is_grad_enabled():
+            onehot = torch.zeros_like(x).scatter_(1, t, 1.0)
+            p = R.exp(R.log_softmax(x, 1))
+            return szmul(R.sub(p, onehot), c), None, None, None
+        # p ⊙ c (softmax's own exp kernel is much faster than torch.exp on CPU); p is finite
+        # here, so only an infinite c can give NaN
+        gx = torch.softmax(x, 1).mul_(c)
+        gx.scatter_add_(1, t, -c)
+        if not bool(torch.isfinite(c).all()):
+            gx = strong_(gx, c.expand_as(gx), lambda: torch.softmax(x, 1) - torch.zeros_like(
+                x).scatter_(1, t, 1.0))
+        return gx, None, None, None

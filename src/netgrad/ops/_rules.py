@@ -89,7 +89,9 @@ class Unary:
     ``saves`` says which of ``x`` and ``y`` the derivative reads. ``grad`` (optional) replaces
     ``g ⊙ d`` entirely, for rules that are a mask rather than a product. ``fast`` (optional)
     computes the same ``d`` as a fresh tensor with as few temporaries as possible (the fast path
-    multiplies ``g`` into it in place).
+    multiplies ``g`` into it in place). ``fused`` (optional) computes ``g ⊙ d`` itself with
+    torch's fused kernels, or returns None where it does not apply (dtype, parameters); its
+    result is used only when every entry is finite, otherwise the ``fast`` path decides.
     """
 
     fn: Callable
@@ -97,6 +99,7 @@ class Unary:
     saves: str
     grad: Callable | None = None
     fast: Callable | None = None
+    fused: Callable | None = None
 
 
 def _sinc_d(x, y, ns):
@@ -134,6 +137,39 @@ def _ramp_grad(g, x, y, ns):
     return ns.where(y > 0, g, 0.0)
 
 
+# σ(t) rounds to 1 above these, so aten's softplus_backward(g, x, β, t) — g·z/(z + 1) with
+# z = exp(βx), or g where βx > t — is g·σ(βx) to rounding, with z ≤ exp(t) finite.
+_SIGMOID_ONE = {torch.float32: 20.0, torch.float64: 40.0}
+_spb = torch.ops.aten.softplus_backward
+_spb_into = torch.ops.aten.softplus_backward.grad_input
+
+
+def _sigmoid_fused(g, x, y):
+    # g ⊙ σ(-x) ⊙ y in two passes; σ(-x) comes from x (never 1 - y), so it keeps its relative
+    # accuracy where σ saturates. A huge g can overflow g·z: not finite, so the caller
+    # falls back to the fast path.
+    t = _SIGMOID_ONE.get(x.dtype)
+    if t is None or g.shape != x.shape:
+        return None
+    return _spb(g, x, -1.0, t).mul_(y)
+
+
+def _tanh_fused(g, x, y):
+    # 1 - y² = 4σ(2x)σ(-2x), both factors from x: three passes, one allocation.
+    t = _SIGMOID_ONE.get(x.dtype)
+    if t is None or g.shape != x.shape:
+        return None
+    r = _spb(g, x, 2.0, t)
+    return _spb_into(r, x, -2.0, t, grad_input=r).mul_(4.0)
+
+
+def _softplus_fused(g, x, y, beta, threshold):
+    # torch's own softplus backward is exactly this rule: g where βx > t, else g·σ(βx).
+    if x.dtype not in _SIGMOID_ONE or g.shape != x.shape:
+        return None
+    return _spb(g, x, beta, threshold)
+
+
 def _softplus_fast(x, y, beta, threshold):
     bx = x * beta
     over = bx > threshold
@@ -157,11 +193,13 @@ UNARY: dict[str, Unary] = {
     "abs": Unary(torch.abs, lambda x, y, ns: ns.sign(x), "x", fast=lambda x, y: x.sign()),
     "ramp": Unary(torch.relu, None, "y", grad=_ramp_grad),
     "sign": Unary(torch.sign, None, "", grad=_sign_grad),
-    "tanh": Unary(torch.tanh, _tanh_d, "xy", fast=_tanh_fast),
+    "tanh": Unary(torch.tanh, _tanh_d, "xy", fast=_tanh_fast, fused=_tanh_fused),
     "logistic_sigmoid": Unary(torch.sigmoid, lambda x, y, ns: ns.mul(
-        y, ns.logistic_sigmoid(ns.neg(x))), "xy", fast=lambda x, y: torch.sigmoid(-x).mul_(y)),
+        y, ns.logistic_sigmoid(ns.neg(x))), "xy", fast=lambda x, y: torch.sigmoid(-x).mul_(y),
+        fused=_sigmoid_fused),
     "softplus": Unary(lambda x, beta, threshold: torch.nn.functional.softplus(
-        x, beta=beta, threshold=threshold), _softplus_d, "x", fast=_softplus_fast),
+        x, beta=beta, threshold=threshold), _softplus_d, "x", fast=_softplus_fast,
+        fused=_softplus_fused),
     "sin": Unary(torch.sin, lambda x, y, ns: ns.cos(x), "x", fast=lambda x, y: x.cos()),
     "cos": Unary(torch.cos, lambda x, y, ns: ns.neg(ns.sin(x)), "x",
                  fast=lambda x, y: x.sin().neg_()),

@@ -32,12 +32,31 @@ def _fix_softmax(x: torch.Tensor, y: torch.Tensor, dim: int, log: bool) -> torch
     return torch.where(has_inf, share, y)
 
 
+def _slices_nan(y: torch.Tensor, dim: int) -> bool:
+    """Whether torch's (log_)softmax output ``y`` has NaN slices, reading one entry per slice.
+
+    Every slice torch gets wrong (all -inf, a +inf entry, a NaN entry) shares its NaN
+    normalizer with all of its entries, so the first entry of each slice tells: a pass over
+    1/n of the output instead of all of it.
+    """
+    if y.dim() == 0 or y.shape[dim] == 0:
+        return has_nan(y)
+    return has_nan(y.narrow(dim, 0, 1))
+
+
+def _slices_nonfinite(t: torch.Tensor, dim: int) -> bool:
+    """Whether the first entry of some slice of ``t`` along ``dim`` is inf or NaN."""
+    if t.dim() == 0 or t.shape[dim] == 0:
+        return True
+    return not bool(torch.isfinite(t.narrow(dim, 0, 1)).all())
+
+
 class _Softmax(Function):
     @staticmethod
     @plain
     def forward(ctx, x, dim):
         y = torch.softmax(x, dim)
-        if has_nan(y):
+        if _slices_nan(y, dim):
             y = _fix_softmax(x, y, dim, log=False)
         ctx.save_for_backward(y)
         ctx.dim = dim
@@ -61,7 +80,7 @@ class _LogSoftmax(Function):
     def forward(ctx, x, dim):
         y = torch.log_softmax(x, dim)
         masked = None
-        if has_nan(y):
+        if _slices_nan(y, dim):
             y = _fix_softmax(x, y, dim, log=True)
             masked = torch.amax(x, dim, keepdim=True) == -_INF
         ctx.save_for_backward(y, masked)
@@ -79,9 +98,11 @@ class _LogSoftmax(Function):
         gx = torch._log_softmax_backward_data(g, y, dim, y.dtype)
         if masked is not None:
             gx.masked_fill_(masked, 0.0)
-        nan = torch.isnan(gx)
-        if bool(nan.any()):  # exp(y) = 0 met an infinite Σg: the entry keeps its own g
-            gx = torch.where(nan & (y == -_INF), g, gx)
+        # gx = g - exp(y)·Σg is NaN only where exp(y) = 0 meets an infinite Σg (or g, y are
+        # NaN), and a non-finite Σg makes every entry of its slice non-finite: one entry per
+        # slice tells whether the fix-up (the entry keeps its own g) is needed.
+        if _slices_nonfinite(gx, dim) and has_nan(gx):
+            gx = torch.where(torch.isnan(gx) & (y == -_INF), g, gx)
         return gx, None
 
 

@@ -1,0 +1,122 @@
+"""The fast backward paths (fused kernels, dedicated Functions) against independent references
+and against the create_graph path built from robust operations, at adversarial points."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.autograd import gradgradcheck
+
+from netgrad import ops
+from _ops_testing import INF, NAN, assert_same, grad_of
+
+F64, F32 = torch.float64, torch.float32
+
+
+def _graph_grad(f, *xs, cotangent=None):
+    """Gradients taken with create_graph=True: the backward built from robust operations."""
+    leaves = [x.detach().clone().requires_grad_(True) for x in xs]
+    out = f(*leaves)
+    ct = torch.ones_like(out) if cotangent is None else cotangent
+    gs = torch.autograd.grad(out, leaves, ct, create_graph=True, allow_unused=True)
+    return [g.detach() if g is not None else torch.zeros_like(x) for g, x in zip(gs, leaves)]
+
+
+_sig = lambda v: 1 / (1 + mpmath.exp(-v))  # noqa: E731
+SATURATING = {
+    "tanh": (ops.tanh, lambda v: 1 / mpmath.cosh(v) ** 2),
+    "logistic_sigmoid": (ops.logistic_sigmoid, lambda v: _sig(v) * _sig(-v)),
+    # softplus is linear above its threshold (torch's convention): derivative exactly 1 there
+    "softplus": (ops.softplus, lambda v: _sig(v) if v <= 20 else mpmath.mpf(1)),
+    "softplus(β=2, t=5)": (lambda v: ops.softplus(v, 2.0, 5.0),
+                           lambda v: _sig(2 * v) if 2 * v <= 5 else mpmath.mpf(1)),
+}
+POINTS = [-800.0, -104.0, -89.0, -45.0, -40.5, -39.5, -30.0, -20.5, -19.5, -17.0, -8.0, -2.5,
+          -1e-3, 0.0, 1e-20, 0.7, 2.5, 8.0, 17.0, 19.5, 20.5, 30.0, 39.5, 40.5, 45.0, 89.0, 104.0,
+          800.0]
+
+
+@pytest.mark.parametrize("name", SATURATING)
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_saturating_derivatives_keep_relative_accuracy(name, dtype):
+    op, deriv = SATURATING[name]
+    x = torch.tensor(POINTS, dtype=dtype)
+    (g,) = grad_of(op, x)
+    want = torch.tensor([float(deriv(mpmath.mpf(float(v)))) for v in x], dtype=dtype)
+    tiny = torch.finfo(dtype).tiny
+    assert_same(g, want, rtol=1e-6 if dtype == F32 else 1e-13, atol=tiny)
+    (gg,) = _graph_grad(op, x)
+    assert_same(g, gg, rtol=1e-5 if dtype == F32 else 1e-12, atol=tiny)
+
+
+@pytest.mark.parametrize("name", SATURATING)
+def test_saturating_fast_path_strong_zeros_and_huge_cotangents(name):
+    """0 cotangent: exact 0 (also at NaN inputs); a cotangent so large that the fused kernel's
+    g·exp(..) overflows still gives the finite product; an infinite cotangent meets a
+    derivative that is exactly 0 in float32 as 0."""
+    op, deriv = SATURATING[name]
+    xs = [-200.0, -19.0, -10.0, 0.0, 10.0, 19.0, 200.0, NAN]
+    x = torch.tensor(xs)
+    d32 = [float(torch.tensor(float(deriv(mpmath.mpf(v))), dtype=F32)) if math.isfinite(v)
+           else NAN for v in xs]
+    for c in (0.0, 1e31, INF):
+        (g,) = grad_of(op, x, cotangent=torch.full((len(xs),), c))
+        want = [0.0 if c == 0 or d == 0 else float(torch.tensor(c * d, dtype=F32))
+                for d in d32]
+        assert_same(g, want, rtol=2e-6, atol=1e-37)
+
+
+def test_log_softmax_backward_fix_up_found_from_one_entry_per_slice():
+    """An infinite Σg in one slice (only) still gets the convention: entries with y = -inf
+    keep their own g; other slices are untouched."""
+    x = torch.tensor([[0.0, -INF, 1.0], [0.5, 1.0, 2.0], [1.0, 2.0, 3.0]], dtype=F64)
+    ct = torch.tensor([[1.0, INF, 2.0], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], dtype=F64)
+    (g,) = grad_of(lambda v: ops.log_softmax(v, 1), x, cotangent=ct)
+    assert g[0, 1] == INF and torch.isinf(g[0, 0]) and torch.isinf(g[0, 2])
+    (ref,) = grad_of(lambda v: torch.log_softmax(v, 1), x[1:], cotangent=ct[1:])
+    assert_same(g[1:], ref, rtol=1e-14)
+    # slices torch gets wrong are found from their first entry, in any dim and layout
+    y = torch.tensor([[1.0, -INF], [2.0, -INF], [INF, -INF]], dtype=F64)
+    for v, dim in ((y, 0), (y.T, 1), (y.T.contiguous(), 1)):
+        assert_same(ops.softmax(v, dim), torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]],
+                                                      dtype=F64).T if dim == 0 else
+                    torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]], dtype=F64))
+        assert_same(ops.log_softmax(v, dim).select(1 - dim, 1), [-INF, -INF, -INF])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape", [(5, 4), (3, 4, 2)])
+def test_cross_entropy_indices_fast_path(reduction, shape):
+    x = torch.randn(*shape, dtype=F64, generator=torch.Generator().manual_seed(2))
+    t = torch.randint(0, 4, [shape[0], *shape[2:]], generator=torch.Generator().manual_seed(3))
+    t.view(-1)[1] = -100
+    f = lambda v: ops.cross_entropy(v, t, reduction=reduction)  # noqa: E731
+    torch.testing.assert_close(f(x), F.cross_entropy(x, t, reduction=reduction))
+    ct = None if reduction != "none" else torch.rand(t.shape, dtype=F64)
+    (g,) = grad_of(f, x, cotangent=ct)
+    (gg,) = _graph_grad(f, x, cotangent=ct)
+    (ref,) = grad_of(lambda v: F.cross_entropy(v, t, reduction=reduction), x, cotangent=ct)
+    assert_same(g, ref, rtol=1e-12, atol=1e-15)
+    assert_same(gg, ref, rtol=1e-12, atol=1e-15)
+    assert gradgradcheck(f, (x.requires_grad_(),))
+
+
+def test_cross_entropy_fast_path_falls_back_on_masked_and_infinite_rows():
+    x = torch.tensor([[-INF, -INF, -INF], [0.0, -INF, 1.0], [INF, 0.0, 1.0]], dtype=F64)
+    t = torch.tensor([0, 2, 1])
+    (g,) = grad_of(lambda v: ops.cross_entropy(v, t, reduction="none")[:2], x)
+    assert_same(g[0], [0.0, 0.0, 0.0])
+    p = torch.softmax(x[1], 0)
+    assert_same(g[1], p - torch.tensor([0.0, 0.0, 1.0], dtype=F64), rtol=1e-12)
+    (g,) = grad_of(lambda v: ops.cross_entropy(v, torch.tensor([2]), reduction="sum"), x[1:2])
+    assert not torch.isnan(g).any() and g[0, 1] == 0
+    # all targets ignored: the mean is 0/0 as in torch, the gradient an exact 0
+    t_ign = torch.full((3,), -100)
+    xs = torch.randn(3, 4, dtype=F64)
+    assert torch.isnan(ops.cross_entropy(xs, t_ign))
+    (g,) = grad_of(lambda v: ops.cross_entropy(v, t_ign, reduction="sum"), xs)
+    assert torch.equal(g, torch.zeros_like(xs))
