@@ -111,6 +111,15 @@ def test_power_mean_at_p_zero_is_the_geometric_mean_with_its_derivatives():
     # the limit from the right agrees with p = 0
     y_eps = ops.power_mean_pool1d(x.detach(), 1e-9, 3)
     torch.testing.assert_close(y_eps, y.detach(), rtol=1e-8, atol=0)
+    # double backward at p = 0: the same first derivatives, and d²y/dp² = y (κ3/3 + κ2²/4)
+    y = ops.power_mean_pool1d(x, p, 3)
+    gx2, gp2 = torch.autograd.grad(y.sum(), (x, p), create_graph=True)
+    torch.testing.assert_close(gx2.detach(), gx, rtol=1e-12, atol=0)
+    torch.testing.assert_close(gp2.detach(), gp, rtol=1e-12, atol=0)
+    (hpp,) = torch.autograd.grad(gp2, p)
+    dev = lg - lg.mean(-1, keepdim=True)
+    k3 = (dev ** 3).mean(-1)
+    torch.testing.assert_close(hpp, (geo.detach() * (k3 / 3 + var ** 2 / 4)).sum(), rtol=1e-10, atol=0)
 
 
 @pytest.mark.parametrize("mean", [False, True])
@@ -225,3 +234,19 @@ def test_float32_is_finite_and_close_to_float64(d, k, s, pad, size, mean, p, val
     assert not torch.isnan(gx32).any() and not torch.isnan(gp32)
     if torch.isfinite(gp64) and gp64.abs() < big / 1e3 and bool(ok.all()):
         assert torch.isfinite(gp32)
+
+
+def test_robust_mode_and_channels_last_inputs_give_the_same_results():
+    x = _x(2, 6, seed=6).requires_grad_()
+    p = torch.tensor([1.5, 3.0, 0.8], dtype=F64, requires_grad=True)
+    y = ops.power_mean_pool2d(x, p, 2)
+    g = torch.autograd.grad(y.sum(), (x, p))
+    with ops.robust():
+        y2 = ops.power_mean_pool2d(x, p, 2)
+        g2 = torch.autograd.grad(y2.sum(), (x, p))
+    xc = x.detach().to(memory_format=torch.channels_last).requires_grad_()
+    y3 = ops.power_mean_pool2d(xc, p, 2)
+    g3 = torch.autograd.grad(y3.sum(), (xc, p))
+    for a, b, c in zip((y, *g), (y2, *g2), (y3, *g3)):
+        torch.testing.assert_close(a, b)
+        torch.testing.assert_close(a, c)

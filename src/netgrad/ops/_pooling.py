@@ -34,11 +34,22 @@ Edge-case conventions (the gradient contract):
   pooling as zeros do, are never the maximum, and are left out of ``n_in`` for the means (the
   mean of a border window is the mean of its in-bounds elements).
 
-The first-order backward is fused (one pass over the windows, reusing the forward's logarithms).
-When a backward runs with ``create_graph=True``, it is recomputed instead from a composite of
-elementwise powers with their own robust derivatives (:class:`_PowLog`), so double backward
-keeps the same conventions. Its accuracy in float32 is lower for ``p`` below about ``1e-2``
-(the composite forms ``(Σ u^p)^(1/p)`` directly).
+The first-order backward is fused (a few elementwise passes over the windows, reusing the
+forward's logarithms). When a backward runs with ``create_graph=True``, it is recomputed instead
+from a composite of elementwise powers with their own robust derivatives (:class:`_PowLog`), so
+double backward keeps the same conventions (verified by gradgradcheck in float64).
+
+Known accuracy limits (measured against 50-digit mpmath, see tests/ops/test_pooling.py):
+
+* ``dy/dp`` is accurate to about ``eps · y/p`` in absolute terms, not always relative to its own
+  size: when the non-maximal elements of a window weigh less than ``eps`` (``(a_i/m)^p < eps``,
+  e.g. p = 100 and a_i/m < 0.7), their contribution, which is then the whole of a tiny
+  ``dy/dp``, is lost. For the power mean at small ``p`` the error is about ``eps·|log a|/p``
+  (a difference of O(1) terms that is O(p)).
+* The ``create_graph=True`` path is plainer in float32: it forms ``|x/m|^p`` directly, so windows
+  spanning more than the float range (ratios below ~1e-38), ``|x|`` near the overflow limit with
+  ``p < 1``, and ``p`` below about 1e-2 lose accuracy there (first-order results come from the
+  fused path and are unaffected).
 """
 
 from __future__ import annotations
@@ -405,10 +416,24 @@ def _composite(x, p, win: _Windows, mean: bool) -> torch.Tensor:
     s = torch.where(nonzero, s, 1.0)
     z = torch.log(s) / p_s
     if bool(zero_p.any()):
-        logs = _PowLog.apply(u, torch.zeros_like(p), 1, 0)
+        # p = 0: z = κ1 + p κ2/2 + p² κ3/6 (cumulants of log|u|) has the exact value and the
+        # exact first and second derivatives in p there; a zero element makes y = 0.
+        zero_el = u == 0
         if win.padded:
-            logs = logs.masked_fill(win.pad_mask(x), 0.0)
-        z = torch.where(zero_p, logs.sum(kd, keepdim=True) / n, z)
+            pad = win.pad_mask(x)
+            zero_el = zero_el & ~pad
+        else:
+            pad = torch.zeros((), dtype=torch.bool, device=u.device)
+        has_zero = zero_el.any(kd, keepdim=True) if kd else zero_el
+        skip = zero_el | pad
+        logs = torch.where(skip, 0.0, _PowLog.apply(torch.where(skip, 1.0, u),
+                                                    torch.zeros_like(p), 1, 0))
+        mu = logs.sum(kd, keepdim=True) / n
+        dev = torch.where(skip, 0.0, logs - mu)
+        k2 = (dev * dev).sum(kd, keepdim=True) / n
+        k3 = (dev * dev * dev).sum(kd, keepdim=True) / n
+        z0 = torch.where(has_zero, _NEG_INF, mu + p * k2 / 2 + p * p * k3 / 6)
+        z = torch.where(zero_p, z0, z)
     y = torch.where(nonzero, m * torch.exp(z), 0.0)
     return win.squeeze(y)
 
