@@ -120,3 +120,45 @@ def test_cross_entropy_fast_path_falls_back_on_masked_and_infinite_rows():
     assert torch.isnan(ops.cross_entropy(xs, t_ign))
     (g,) = grad_of(lambda v: ops.cross_entropy(v, t_ign, reduction="sum"), xs)
     assert torch.equal(g, torch.zeros_like(xs))
+
+
+@pytest.mark.parametrize("p", [0.3, 1.0, 1.5, 3.0, 7.5, 60.0])
+def test_pnorm_fast_path_against_mpmath_and_the_composition(p):
+    xs = [[0.3, -1.7, 0.0, 5.0], [1e-3, 2.0, -2.0, 0.5]]
+    x = torch.tensor(xs, dtype=F64)
+    pt = torch.tensor(p, dtype=F64)
+
+    def mp_norm(row, q):
+        return mpmath.fsum(abs(mpmath.mpf(v)) ** q for v in row) ** (1 / q)
+
+    want = [float(mp_norm(r, mpmath.mpf(p))) for r in xs]
+    assert_same(ops.norm(x, pt, 1), want, rtol=1e-13)
+    gx, gp = grad_of(lambda a, q: ops.norm(a, q, 1), x, pt)
+    want_dp = sum(float(mpmath.diff(lambda q: mp_norm(r, q), mpmath.mpf(p))) for r in xs)
+    assert_same(gp, want_dp, rtol=1e-9)
+    for i, r in enumerate(xs):
+        n = mp_norm(r, mpmath.mpf(p))
+        for j, v in enumerate(r):
+            d = 0.0 if v == 0 else float(mpmath.sign(v) * (abs(mpmath.mpf(v)) / n) ** (p - 1))
+            assert_same(gx[i, j], d, rtol=1e-12, atol=1e-300)
+    ggx, ggp = _graph_grad(lambda a, q: ops.norm(a, q, 1), x, pt)
+    assert_same(gx, ggx, rtol=1e-10, atol=1e-300)
+    assert_same(gp, ggp, rtol=1e-10)
+    g32 = grad_of(lambda a, q: ops.norm(a, q, 1), x.float(), pt.float())
+    torch.testing.assert_close(g32[0], gx.float(), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(g32[1], gp.float(), rtol=1e-4, atol=1e-6)
+    smooth = torch.tensor([[0.3, -1.7, 0.9, 5.0], [0.4, 2.0, -2.1, 0.5]], dtype=F64)
+    assert gradgradcheck(lambda a, q: ops.norm(a, q, 1, keepdim=True),
+                         (smooth.requires_grad_(), pt.clone().requires_grad_()))
+
+
+def test_pnorm_fast_path_infinite_cotangent_and_fallbacks():
+    x = torch.tensor([[0.0, 2.0, -1.0], [0.0, 0.0, 0.0], [1.0, INF, 2.0]], dtype=F64)
+    pt = torch.tensor(3.0, dtype=F64)
+    gx, gp = grad_of(lambda a, q: ops.norm(a, q, 1), x[:1], pt,
+                     cotangent=torch.tensor([INF], dtype=F64))
+    assert gx[0, 0] == 0 and gx[0, 1] == INF and gx[0, 2] == -INF
+    gx, gp = grad_of(lambda a, q: ops.norm(a, q, 1), x, pt)  # zero and inf slices: composition
+    assert_same(gx[1], [0.0, 0.0, 0.0])
+    assert_same(gx[2], [0.0, 1.0, 0.0])
+    assert_same(ops.norm(x, pt, 1)[1:], [0.0, INF])
