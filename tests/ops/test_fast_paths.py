@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch.autograd import gradgradcheck
 
 from netgrad import ops
+from netgrad.ops._core import R
 from _ops_testing import INF, NAN, assert_same, grad_of
 
 F64, F32 = torch.float64, torch.float32
@@ -162,3 +163,38 @@ def test_pnorm_fast_path_infinite_cotangent_and_fallbacks():
     assert_same(gx[1], [0.0, 0.0, 0.0])
     assert_same(gx[2], [0.0, 1.0, 0.0])
     assert_same(ops.norm(x, pt, 1)[1:], [0.0, INF])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_normalize_fast_path_against_torch_and_the_composition(dim):
+    x = torch.randn(3, 4, 5, dtype=F64, generator=torch.Generator().manual_seed(4))
+    x[1, 2] = 0.0  # a zero vector along dim = -1, and zeros inside other vectors
+    x[0, :, 3] = 0.0
+    ct = torch.randn(3, 4, 5, dtype=F64, generator=torch.Generator().manual_seed(5))
+    f = lambda v: ops.normalize(v, dim=dim)  # noqa: E731
+    (g,) = grad_of(f, x, cotangent=ct)
+    (gg,) = _graph_grad(f, x, cotangent=ct)
+    (ref,) = grad_of(lambda v: F.normalize(v, dim=dim), x, cotangent=ct)  # eps: same off zero
+    assert_same(g, gg, rtol=1e-12, atol=1e-15)
+    nonzero = (torch.linalg.vector_norm(x, 2, dim, keepdim=True) > 0).expand_as(x)
+    assert_same(g[nonzero], ref[nonzero], rtol=1e-10, atol=1e-12)  # torch: 1e12 at 0 (eps)
+    assert torch.equal(g[~nonzero], torch.zeros_like(g[~nonzero]))
+    torch.testing.assert_close(f(x), F.normalize(x, dim=dim))
+    smooth = torch.randn(2, 3, dtype=F64).requires_grad_()
+    assert gradgradcheck(lambda v: ops.normalize(v, dim=dim % 2), (smooth,))
+
+
+def test_normalize_fast_path_edges():
+    tiny = torch.tensor([[3e-30, 4e-30], [0.0, 0.0], [3.0, 4.0]], dtype=F32)
+    assert_same(ops.normalize(tiny), [[0.6, 0.8], [0.0, 0.0], [0.6, 0.8]], rtol=1e-6)
+    (g,) = grad_of(ops.normalize, tiny, cotangent=torch.tensor([[1.0, 0.0]] * 3))
+    assert_same(g[1], [0.0, 0.0])
+    assert_same(g[2], [0.128, -0.096], rtol=1e-5)
+    ct = torch.tensor([[INF, 0.0], [INF, 1.0], [0.0, 0.0]], dtype=F64)
+    x = torch.tensor([[1.0, 0.0], [0.0, 0.0], [INF, 1.0]], dtype=F64)
+    (g,) = grad_of(ops.normalize, x, cotangent=ct)
+    assert_same(g[1], [0.0, 0.0])  # zero vector: 0 even against an infinite cotangent
+    (ref,) = grad_of(lambda v: R.where(ops.norm(v.detach(), 2, 1, keepdim=True) == 0, 0.0,
+                                       R.div(v, ops.norm(v, 2, 1, keepdim=True))),
+                     x, cotangent=ct)
+    assert_same(g, ref)  # infinite cotangents and norms: exactly the composition's gradient

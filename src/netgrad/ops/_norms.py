@@ -39,23 +39,28 @@ def _inf_direction(x: _Tensor, dims) -> _Tensor:
     return torch.where(xi, torch.sign(x), 0.0) / k.sqrt()
 
 
+def _norm2_value(x: _Tensor, dims) -> _Tensor:
+    """‖x‖₂ over ``dims`` (keepdim shape), finite whenever the true value is."""
+    n = torch.linalg.vector_norm(x, 2, dims, keepdim=True)
+    # Σx² may have overflowed, or lost its small terms to underflow: redo those slices
+    # relative to the largest magnitude (the check reads only the small output).
+    fi = torch.finfo(x.dtype)
+    count = max(prod_of(x.shape[d] for d in dims), 1)
+    bad = ~torch.isfinite(n) | (n * n < count * fi.tiny / fi.eps)
+    if bool(bad.any()):
+        m = torch.amax(x.abs(), dims, keepdim=True)
+        ok = (m > 0) & torch.isfinite(m)
+        ms = torch.where(ok, m, 1.0)
+        scaled = torch.linalg.vector_norm(x / ms, 2, dims, keepdim=True) * ms
+        n = torch.where(bad, torch.where(ok, scaled, m), n)
+    return n
+
+
 class _Norm2(Function):
     @staticmethod
     @plain
     def forward(ctx, x, dims, keepdim):
-        n = torch.linalg.vector_norm(x, 2, dims, keepdim=True)
-        # Σx² may have overflowed, or lost its small terms to underflow: redo those slices
-        # relative to the largest magnitude (the check reads only the small output).
-        fi = torch.finfo(x.dtype)
-        count = max(prod_of(x.shape[d] for d in dims), 1)
-        bad = ~torch.isfinite(n) | (n * n < count * fi.tiny / fi.eps)
-        if bool(bad.any()):
-            m = torch.amax(x.abs(), dims, keepdim=True)
-            ok = (m > 0) & torch.isfinite(m)
-            ms = torch.where(ok, m, 1.0)
-            scaled = torch.linalg.vector_norm(x / ms, 2, dims, keepdim=True) * ms
-            n = torch.where(bad, torch.where(ok, scaled, m), n)
-        out = _finish(n, dims, keepdim)
+        out = _finish(_norm2_value(x, dims), dims, keepdim)
         ctx.save_for_backward(x, out)
         ctx.dims = dims
         return out
@@ -327,12 +332,68 @@ def std(input: _Tensor, dim=None, *, correction=None, keepdim: bool = False,
 
 
 # ----------------------------------------------------------------------------- directions
+def _normalize_composed(x: _Tensor, p, dim) -> _Tensor:
+    n = norm(x, p, dim, keepdim=True)
+    return R.where(n == 0, 0.0, R.div(x, n))
+
+
+def _composed_grad(fn, x: _Tensor, g: _Tensor, create_graph: bool) -> _Tensor:
+    """The gradient of the robust composition ``fn`` at ``x`` against ``g``."""
+    with torch.enable_grad():
+        if not create_graph:
+            x = x.detach().requires_grad_()
+        (gx,) = torch.autograd.grad(fn(x), x, g, create_graph=create_graph)
+    return gx
+
+
+class _Normalize2(Function):
+    """x / ‖x‖₂ along ``dim`` as one Function: backward (g - y·Σ g·y)/‖x‖ in a few fused
+    passes, 0 on zero vectors; a non-finite result (an infinite g) and create_graph take the
+    gradient of the robust composition. ``forward`` returns None (the caller composes) when a
+    norm is not finite."""
+
+    @staticmethod
+    @plain
+    def forward(ctx, x, dim):
+        n = _norm2_value(x, (dim,))
+        if not all_finite(n):
+            return None
+        y = x / n
+        zero = n == 0
+        if bool(zero.any()):
+            y.masked_fill_(zero, 0.0)
+        ctx.save_for_backward(x, y, n)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    @plain
+    def backward(ctx, g):
+        x, y, n = ctx.saved_tensors
+        dim = ctx.dim
+        composed = lambda v: _normalize_composed(v, 2.0, dim)  # noqa: E731
+        if torch.is_grad_enabled():
+            return _composed_grad(composed, x, g, True), None
+        dot = (g * y).sum(dim, keepdim=True)
+        gx = torch.addcmul(g, y, dot, value=-1.0).div_(n)
+        zero = n == 0
+        if bool(zero.any()):
+            gx.masked_fill_(zero, 0.0)
+        if not all_finite(gx):
+            gx = _composed_grad(composed, x, g, False)
+        return gx, None
+
+
 def normalize(input: _Tensor, p=2.0, dim: int = 1, eps: float = 1e-12, out=None) -> _Tensor:
     """x / ‖x‖_p along ``dim``, as ``torch.nn.functional.normalize`` but with no eps: tiny
     vectors still normalize to length 1, and the zero vector gives 0 with gradient 0.
     (``eps`` is accepted for compatibility and ignored.)"""
-    n = norm(input, p, dim, keepdim=True)
-    y = R.where(n == 0, 0.0, R.div(input, n))
+    y = None
+    if (not isinstance(p, _Tensor) and p == 2 and isinstance(dim, int) and input.dim()
+            and input.is_floating_point() and input.numel()):
+        y = _Normalize2.apply(input, dim % input.dim())
+    if y is None:
+        y = _normalize_composed(input, p, dim)
     if out is not None:
         return out.copy_(y)
     return y
