@@ -138,6 +138,8 @@ class _Windows:
         self.kdims = tuple(3 + 2 * i for i in range(d)) if self.tiling else \
             tuple(range(2 + d, 2 + 2 * d))
         self._spread_last = self.tiling and self.kernel[-1] < 8
+        # disjoint blocks from the origin (a tiling, possibly with a remainder left over)
+        self.blocks = not self.padded and self.stride == self.kernel
 
     def view(self, t: torch.Tensor, pad_value: float = 0.0) -> torch.Tensor:
         if self.tiling:
@@ -543,10 +545,57 @@ class _MaxPool(torch.autograd.Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         win = ctx.win
+        if win.blocks and not torch.is_grad_enabled():
+            return _max_backward_blocks(x, win.squeeze(y), g, win), None
         tie = win.view(x, pad_value=_NEG_INF) == y
         count = tie.sum(win.kdims, keepdim=True)
         gw = torch.where(tie, win.keep(g) / count, 0.0)
         return win.fold(gw, x.shape), None
+
+
+def _spread_blocks(w: torch.Tensor, kernel: tuple[int, ...]) -> torch.Tensor:
+    """``(N, C, o1, o2, …)`` → ``(N, C, o1, k1, o2, k2, …)``, each value copied over its block
+    (one strided copy per kernel offset: faster than expand-and-reshape or interpolate)."""
+    shape = w.shape[:2] + tuple(v for o, k in zip(w.shape[2:], kernel) for v in (o, k))
+    out = w.new_empty(shape)
+    for offs in itertools.product(*(range(k) for k in kernel)):
+        idx = (slice(None), slice(None)) + tuple(v for j in offs for v in (slice(None), j))
+        out[idx] = w
+    return out
+
+
+def _max_backward_blocks(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor,
+                         win: "_Windows") -> torch.Tensor:
+    """First-order max-pool backward when the windows are disjoint blocks (stride = kernel, no
+    padding): ties split evenly, with contiguous passes only (the general path's strided
+    comparisons cost about 5× more on CPU).
+
+    ``y`` and ``g`` have the output shape ``(N, C, *out)``; elements left over past the last
+    block get gradient 0.
+    """
+    k, o = win.kernel, win.out
+    region = (Ellipsis,) + tuple(slice(0, oi * ki) for oi, ki in zip(o, k))
+    blocks = x[region].reshape(x.shape[:2] + tuple(v for oi, ki in zip(o, k) for v in (oi, ki)))
+    tie = blocks == _spread_blocks(y, k)
+    m = tie.to(g.dtype)
+    count = m
+    for dim in range(3 + 2 * (len(k) - 1), 2, -2):  # block sums by slices (strided sums are slow)
+        parts = count.unbind(dim)
+        total = parts[0].clone() if len(parts) > 1 else parts[0]
+        for part in parts[1:]:
+            total.add_(part)
+        count = total
+    share = g / count
+    if bool(torch.isfinite(share).all()):
+        r = _spread_blocks(share, k).mul_(m)
+    else:  # strong zeros: a non-maximal element gets 0 even from an infinite cotangent
+        r = torch.where(tie, _spread_blocks(share, k), 0.0)
+    r = r.reshape(x[region].shape)
+    if r.shape == x.shape:
+        return r
+    full = x.new_zeros(x.shape)
+    full[region] = r
+    return full
 
 
 @_plain
