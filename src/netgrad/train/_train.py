@@ -150,6 +150,8 @@ def train(net: NetModule, data: Any, *, loss: Any = None, batch_size: int | None
     resume_state = None
     if resume is not None:
         resume_state = ckpt_io.load_checkpoint(os.fspath(resume))
+        # the run being resumed is dead: a file it was writing when it died is garbage
+        ckpt_io.cleanup_temporaries(os.fspath(resume))
 
     dist_ = setup_distributed(device_type)
     try:
