@@ -17,3 +17,5 @@ def test_readme_examples_run(capsys):
     assert "[0.   0.25]" in out
     assert "tensor([-1.0000,  0.0000,  1.2500])" in out
     assert "1.6510e-30" in out
+    assert "\nTrue\n" in out                      # finite Power gradients on all-zero windows
+    assert "15 max_training_rounds=15 reached" in out
