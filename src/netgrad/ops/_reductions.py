@@ -62,6 +62,31 @@ def _exclusive_products(v: _Tensor, ns_cumprod) -> _Tensor:
     return pre, suf
 
 
+def _exclusive_times(v: _Tensor, gv: _Tensor) -> _Tensor:
+    """gv ⊙ Π_{j≠i} v_j along the last dim, as strong-zero products, in one buffer: the prefix
+    products are scanned straight into it, the suffix products (a scan of the flipped tensor,
+    in place) multiplied in. Any NaN (a 0·inf somewhere) takes the careful path, so the result
+    is always that of ``strong_(gv * ex, gv, ex)`` with ``ex = strong_(pre * suf, pre, suf)``.
+    The two sequential scans are most of the cost."""
+
+    def careful():
+        pre, suf = _exclusive_products(v, torch.cumprod)
+        ex = strong_(pre * suf, pre, suf)
+        return strong_(gv * ex, gv, ex)
+
+    n = v.shape[-1]
+    if n < 3:
+        return careful()
+    pre = torch.cumprod(v, -1)  # inclusive: Π_{j≤i}
+    suf = v.flip(-1).cumprod_(-1).flip(-1)  # inclusive: Π_{j≥i}
+    out = torch.empty_like(v)  # Π_{j≠i} = pre_{i-1} · suf_{i+1}
+    torch.mul(pre[..., :-2], suf[..., 2:], out=out[..., 1:-1])
+    out[..., :1] = suf[..., 1:2]
+    out[..., -1:] = pre[..., -2:-1]
+    out.mul_(gv)
+    return careful() if has_nan(out) else out
+
+
 class _Prod(Function):
     @staticmethod
     @plain
@@ -86,14 +111,14 @@ class _Prod(Function):
                                               for d, s in enumerate(x.shape)])
         v = _to_last(x, dims)
         graph = torch.is_grad_enabled()
-        pre, suf = _exclusive_products(v, R.cumprod if graph else torch.cumprod)
+        if graph:
+            pre, suf = _exclusive_products(v, R.cumprod)
         kept = [d for d in range(x.dim()) if d not in dims]
         gv = _to_last(gk.expand(x.shape), dims)[..., :1]
         if graph:
             gx = szmul(szmul(gv, pre), suf)
         else:
-            ex = strong_(pre * suf, pre, suf)
-            gx = strong_(gv * ex, gv, ex)
+            gx = _exclusive_times(v, gv)
         # undo _to_last: (*kept, n) -> (*kept, *dims) -> original order
         gx = gx.reshape(*[x.shape[d] for d in kept], *[x.shape[d] for d in dims])
         order = kept + list(dims)
