@@ -146,6 +146,12 @@ class Layer(NetModule):
         for name in self.array_names:
             yield (name,), self, name
 
+    def _drop_array(self, name: str) -> None:
+        """Remove a declared array from this instance (e.g. ``biases=False``)."""
+        self.array_names = tuple(n for n in self.array_names if n != name)
+        del self._parameters[name]
+        self._uninitialized.discard(name)
+
     def array_shape(self, name: str) -> MaybeShape:
         p = getattr(self, name)
         return tuple(p.shape) if p is not None else None

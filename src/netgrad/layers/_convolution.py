@@ -44,9 +44,7 @@ class _ConvBase(Layer):
         self.spatial_dims = lengths.pop() if lengths else None
         self.has_biases = biases is not False
         if not self.has_biases:
-            self.array_names = ("Weights",)
-            del self._parameters["Biases"]
-            self._uninitialized.discard("Biases")
+            self._drop_array("Biases")
         if weights is not None:
             self.set_array("Weights", weights)
             w = self.Weights

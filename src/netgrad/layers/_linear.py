@@ -40,9 +40,7 @@ class LinearLayer(Layer):
         self.out_features = math.prod(self.n)
         self.has_biases = biases is not False
         if not self.has_biases:
-            self.array_names = ("Weights",)
-            del self._parameters["Biases"]
-            self._uninitialized.discard("Biases")
+            self._drop_array("Biases")
         if weights is not None:
             self.set_array("Weights", weights)
             w = self.Weights
