@@ -7,12 +7,13 @@ problem itself, netgrad's dedicated operation).
 JAX column (optional). When ``jax`` is importable, a last column ("JAX <version>") runs each
 case's ``jax_fn``: the same computation written the way a JAX user would write it
 (``jax.numpy``, ``jax.grad``, ``jax.nn``, ``jax.scipy.special``), not "fixed" in any way. It
-runs on the CPU with ``jax_enable_x64`` switched on for the run (float64 like the other columns; the float32 cases
-build float32 arrays explicitly), and the previous setting is restored afterwards. Cases with no
-natural JAX counterpart (``jax_fn`` is None, e.g. binary cross-entropy on probabilities, which
-core JAX does not have) show "n/a" and are left out of the JAX pass count, which reads
-``JAX k/m`` over the m cases that have a JAX version. JAX is not a dependency of netgrad: it is
-imported only here, only when the audit runs, and without it the column is simply absent.
+runs on the CPU with ``jax_enable_x64`` switched on for the run (float64 like the other columns;
+the float32 cases build float32 arrays explicitly), and the previous setting is restored
+afterwards. Cases with no natural JAX counterpart (``jax_fn`` is None, e.g. binary cross-entropy
+on probabilities, which core JAX does not have) show "n/a" and are left out of the JAX pass
+count, which reads ``JAX k/m`` over the m cases that have a JAX version. JAX is not a dependency
+of netgrad: it is imported only here, only when the audit runs, and without it the column is
+simply absent.
 """
 
 from __future__ import annotations
