@@ -198,3 +198,31 @@ def test_normalize_fast_path_edges():
                                        R.div(v, ops.norm(v, 2, 1, keepdim=True))),
                      x, cotangent=ct)
     assert_same(g, ref)  # infinite cotangents and norms: exactly the composition's gradient
+
+
+@pytest.mark.parametrize("shape,dim", [((300, 256), 1), ((256, 300), 0), ((40, 997), 1),
+                                       ((3, 70, 400), 2), ((1100, 64), 1)])
+def test_cumprod_blocked_scan_against_the_doubling_scan(shape, dim):
+    gen = torch.Generator().manual_seed(6)
+    x = torch.rand(*shape, dtype=F64, generator=gen) * 0.4 + 0.8
+    x.view(-1)[::97] = 0.0  # zeros inside long rows
+    ct = torch.randn(*shape, dtype=F64, generator=gen)
+    f = lambda v: ops.cumprod(v, dim)  # noqa: E731
+    (g,) = grad_of(f, x, cotangent=ct)
+    (gg,) = _graph_grad(f, x, cotangent=ct)  # the doubling scan with strong zeros
+    assert_same(g, gg, rtol=1e-9, atol=1e-12)
+    (g32,) = grad_of(f, x.float(), cotangent=ct.float())
+    torch.testing.assert_close(g32, g.float(), rtol=1e-4, atol=1e-4)
+
+
+def test_cumprod_blocked_scan_zero_times_inf_takes_the_careful_path():
+    x = torch.rand(4, 300, dtype=F64) + 0.5
+    x[1, 10], x[1, 200] = 0.0, INF
+    x[2, 250] = INF
+    ct = torch.zeros(4, 300, dtype=F64)
+    ct[:, :5] = 1.0
+    ct[3, 299] = INF
+    (g,) = grad_of(lambda v: ops.cumprod(v, 1), x, cotangent=ct)
+    (gg,) = _graph_grad(lambda v: ops.cumprod(v, 1), x, cotangent=ct)
+    assert_same(g, gg, rtol=1e-9)
+    assert not torch.isnan(g[:3]).any()

@@ -156,6 +156,53 @@ def _reverse_affine_scan(a: _Tensor, b: _Tensor, mul, add) -> _Tensor:
     return b
 
 
+def _block_size(n: int) -> int:
+    """A divisor of n near √n (0 when n has none in a useful range: the caller pads)."""
+    root = int(n ** 0.5)
+    for b in range(root, max(root // 2, 8) - 1, -1):
+        if n % b == 0:
+            return b
+    return 0
+
+
+def _blocked_reverse_scan(x: _Tensor, g: _Tensor) -> _Tensor:
+    """s_k = g_k + x_{k+1}·s_{k+1} along the last dim of (R, n) tensors, s_n = 0.
+
+    The row is cut into nb blocks of B; one transposing copy puts the position within a block
+    first, (B, R, nb), so each of the B sequential steps of the local scans (s and the block's
+    transfer product A_k = Π_{k<j≤end+1} x_j) reads and writes contiguous memory; a scan over
+    the nb block carries and one addcmul back into row order finish: s_k = s_local_k +
+    A_k·carry. About 2B + nb small kernels and three transposing passes, instead of log2(n)
+    passes over the whole tensor with copies.
+    """
+    R, n = x.shape
+    B = _block_size(n) or max(int(n ** 0.5), 1)
+    nb = -(-n // B)
+    pad = nb * B - n
+    if pad:  # zeros: a_{n-1} = 0 already cuts the recurrence at the true end
+        x = torch.nn.functional.pad(x, (0, pad))
+        g = torch.nn.functional.pad(g, (0, pad))
+    xt = x.reshape(R, nb, B).permute(2, 0, 1)
+    at = torch.empty(B, R, nb, dtype=x.dtype, device=x.device)  # a_k = x_{k+1}, a_{n-1} = 0
+    at[:-1] = xt[1:]
+    at[-1, :, :-1] = xt[0, :, 1:]
+    at[-1, :, -1] = 0
+    st = g.reshape(R, nb, B).permute(2, 0, 1).contiguous()  # scanned in place
+    A = torch.empty_like(at)
+    A[-1] = at[-1]
+    for j in range(B - 2, -1, -1):
+        st[j].addcmul_(at[j], st[j + 1])
+        torch.mul(at[j], A[j + 1], out=A[j])
+    carry = torch.zeros(R, nb, dtype=x.dtype, device=x.device)  # s at the next block's start
+    for b in range(nb - 2, -1, -1):
+        torch.addcmul(st[0, :, b + 1], A[0, :, b + 1], carry[:, b + 1], out=carry[:, b])
+    out = torch.empty(R, nb, B, dtype=x.dtype, device=x.device)
+    # s_k = s_local_k + A_k·carry, written straight back in row order (one pass, no extra copy)
+    torch.addcmul(st.permute(1, 2, 0), A.permute(1, 2, 0), carry.unsqueeze(-1), out=out)
+    out = out.reshape(R, nb * B)
+    return out[:, :n] if pad else out
+
+
 class _Cumprod(Function):
     @staticmethod
     @plain
@@ -173,6 +220,15 @@ class _Cumprod(Function):
         if x.dim() == 0 or x.shape[dim] == 0:
             return g, None
         xl, yl, gl = (t.movedim(dim, -1) for t in (x, y, g))
+        n = xl.shape[-1]
+        if not torch.is_grad_enabled() and n >= 64 and xl.numel() >= 1 << 16:
+            shape = xl.shape
+            s = _blocked_reverse_scan(xl.reshape(-1, n), gl.reshape(-1, n)).reshape(shape)
+            if not has_nan(s):  # else: a 0·inf inside the scan, the careful path below
+                gx = s  # a fresh tensor
+                gx[..., 1:].mul_(yl[..., :-1])  # y_{k-1}·s_k
+                if not has_nan(gx):
+                    return gx.movedim(-1, dim), None
         zero = torch.zeros_like(xl[..., :1])
         a = torch.cat([xl[..., 1:], zero], -1)        # a_k = x_{k+1}
         prev = torch.cat([torch.ones_like(zero), yl[..., :-1]], -1)  # y_{k-1} = Π_{j<k} x_j
