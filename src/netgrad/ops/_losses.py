@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, plain, strong_, szmul
+from ._core import R, all_finite, plain, strong_, szmul
 from ._softmax import _slices_nan
 
 __all__ = ["binary_cross_entropy", "cross_entropy"]
@@ -112,10 +112,10 @@ def cross_entropy(input: _Tensor, target: _Tensor, weight: _Tensor | None = None
 
 class _CrossEntropyIndices(Function):
     """Cross-entropy of logits (N, C, ...) against class indices, no weight, no smoothing: one
-    Function with a fused backward, ``(softmax(x) - onehot(t)) · c`` with ``c`` the cotangent of
-    each valid target (0 for ignored ones). The backward of the composition (log_softmax, then
-    nll_loss) allocates a zero-filled (N, C) cotangent and then the gradient; this one
-    allocates only the gradient. Under ``create_graph`` the backward is built from robust ops.
+    Function whose forward keeps softmax(x) and whose backward is one pass,
+    ``(p - onehot(t)) · c`` with ``c`` the cotangent of each valid target (0 for ignored ones).
+    The composition (log_softmax, then nll_loss) fills an (N, C) zero cotangent and runs
+    log_softmax's backward. Under ``create_graph`` the backward is built from robust ops.
 
     Returns None from ``forward`` (and the caller takes the composition) when a slice of the
     logits is fully masked or non-finite, whose conventions the composition handles.
@@ -124,42 +124,52 @@ class _CrossEntropyIndices(Function):
     @staticmethod
     @plain
     def forward(ctx, x, target, ignore_index, reduction):
-        logp = torch.log_softmax(x, 1)
-        if _slices_nan(logp, 1):
+        p = torch.softmax(x, 1)  # saved: the backward is then one pass
+        if _slices_nan(p, 1):
             return None
-        valid = target != ignore_index
-        t = target.masked_fill(~valid, 0).unsqueeze(1)
-        nll = logp.gather(1, t).squeeze(1).neg_().masked_fill_(~valid, 0.0)
-        ctx.save_for_backward(x, t, valid)
+        # -log p_t = (m - x_t) - log p_max, with m = max x: p_max ≥ 1/C never underflows, and
+        # both terms are ≥ 0 (no cancellation); log p_max = -log Σ exp(x - m), as log_softmax.
+        m = torch.amax(x, 1, keepdim=True)
+        p_max = torch.amax(p, 1, keepdim=True)  # p is monotone in x: p at the max of x
+        invalid = (target == ignore_index).unsqueeze(1)
+        t = target.unsqueeze(1).masked_fill(invalid, 0)
+        nll = (m - x.gather(1, t)).sub_(torch.log(p_max)).masked_fill_(invalid, 0.0)
+        ctx.save_for_backward(x, p, t, invalid)
         ctx.reduction = reduction
         if reduction == "none":
-            return nll
+            return nll.squeeze(1)
         total = nll.sum()
         if reduction == "sum":
             return total
-        ctx.count = valid.sum().to(x.dtype)
+        ctx.count = invalid.numel() - invalid.sum()
         return total / ctx.count
 
     @staticmethod
     @plain
     def backward(ctx, g):
-        x, t, valid = ctx.saved_tensors
-        if ctx.reduction == "none":
-            c = g
-        elif ctx.reduction == "sum":
-            c = g.expand(valid.shape)
-        else:
-            c = (g / ctx.count).expand(valid.shape)
-        c = torch.where(valid, c, 0.0).unsqueeze(1)  # ignored targets: an exact 0
-        if torch.is_grad_enabled():
-            onehot = torch.zeros_like(x).scatter_(1, t, 1.0)
-            p = R.exp(R.log_softmax(x, 1))
-            return szmul(R.sub(p, onehot), c), None, None, None
-        # p ⊙ c (softmax's own exp kernel is much faster than torch.exp on CPU); p is finite
-        # here, so only an infinite c can give NaN
-        gx = torch.softmax(x, 1).mul_(c)
-        gx.scatter_add_(1, t, -c)
-        if not bool(torch.isfinite(c).all()):
-            gx = strong_(gx, c.expand_as(gx), lambda: torch.softmax(x, 1) - torch.zeros_like(
-                x).scatter_(1, t, 1.0))
+        x, p, t, invalid = ctx.saved_tensors
+        reduction = ctx.reduction
+        if torch.is_grad_enabled() or not all_finite(g) or (
+                reduction == "mean" and not bool(ctx.count)):
+            return _CrossEntropyIndices._careful(ctx, g, x, p, t, invalid), None, None, None
+        c = g.unsqueeze(1) if reduction == "none" else g if reduction == "sum" else g / ctx.count
+        gx = p * c
+        gx.scatter_add_(1, t, c.neg().expand(t.shape))
+        if bool(invalid.any()):
+            gx.masked_fill_(invalid, 0.0)  # ignored targets: an exact 0
         return gx, None, None, None
+
+    @staticmethod
+    def _careful(ctx, g, x, p, t, invalid):
+        """The backward with strong zeros (infinite cotangents, all targets ignored), and under
+        create_graph built from robust operations."""
+        if ctx.reduction == "none":
+            c = g.unsqueeze(1)
+        else:
+            c = (g if ctx.reduction == "sum" else g / ctx.count).expand(invalid.shape)
+        c = torch.where(invalid, 0.0, c)  # ignored targets: an exact 0
+        onehot = torch.zeros_like(x).scatter_(1, t, 1.0)
+        if torch.is_grad_enabled():
+            return szmul(R.sub(R.exp(R.log_softmax(x, 1)), onehot), c)
+        d = p - onehot
+        return strong_(d * c, c.expand_as(d), d)
