@@ -201,14 +201,17 @@ def test_normalize_fast_path_edges():
 
 
 @pytest.mark.parametrize("shape,dim", [((300, 256), 1), ((256, 300), 0), ((40, 997), 1),
-                                       ((3, 70, 400), 2), ((1100, 64), 1)])
+                                       ((3, 70, 400), 2), ((1100, 64), 1), ((100, 1000), 1),
+                                       ((70, 1111), 1)])
 def test_cumprod_blocked_scan_against_the_doubling_scan(shape, dim):
     gen = torch.Generator().manual_seed(6)
     x = torch.rand(*shape, dtype=F64, generator=gen) * 0.4 + 0.8
     x.view(-1)[::97] = 0.0  # zeros inside long rows
     ct = torch.randn(*shape, dtype=F64, generator=gen)
     f = lambda v: ops.cumprod(v, dim)  # noqa: E731
+    ct0 = ct.clone()
     (g,) = grad_of(f, x, cotangent=ct)
+    assert torch.equal(ct, ct0)  # the cotangent is read, never written
     (gg,) = _graph_grad(f, x, cotangent=ct)  # the doubling scan with strong zeros
     assert_same(g, gg, rtol=1e-9, atol=1e-12)
     (g32,) = grad_of(f, x.float(), cotangent=ct.float())

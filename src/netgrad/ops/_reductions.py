@@ -156,50 +156,50 @@ def _reverse_affine_scan(a: _Tensor, b: _Tensor, mul, add) -> _Tensor:
     return b
 
 
-def _block_size(n: int) -> int:
-    """A divisor of n near √n (0 when n has none in a useful range: the caller pads)."""
-    root = int(n ** 0.5)
-    for b in range(root, max(root // 2, 8) - 1, -1):
-        if n % b == 0:
-            return b
-    return 0
-
-
 def _blocked_reverse_scan(x: _Tensor, g: _Tensor) -> _Tensor:
     """s_k = g_k + x_{k+1}·s_{k+1} along the last dim of (R, n) tensors, s_n = 0.
 
-    The row is cut into nb blocks of B; one transposing copy puts the position within a block
-    first, (B, R, nb), so each of the B sequential steps of the local scans (s and the block's
-    transfer product A_k = Π_{k<j≤end+1} x_j) reads and writes contiguous memory; a scan over
-    the nb block carries and one addcmul back into row order finish: s_k = s_local_k +
-    A_k·carry. About 2B + nb small kernels and three transposing passes, instead of log2(n)
-    passes over the whole tensor with copies.
+    Two levels: within blocks of B (32-64) the doubling scan runs on the (R, nb, B) view, each
+    of its log2(B) steps one fused addcmul and one mul over contiguous runs (no cats), giving the
+    block-local s and the transfer products A_k = Π_{k<j≤end+1} x_j; the nb block carries are a
+    small doubling scan; one addcmul finishes: s_k = s_local_k + A_k·carry. The inputs are
+    never written.
     """
     R, n = x.shape
-    B = _block_size(n) or max(int(n ** 0.5), 1)
+    B = next((b for b in (32, 40, 48, 50, 56, 64) if n % b == 0), 32)
     nb = -(-n // B)
     pad = nb * B - n
-    if pad:  # zeros: a_{n-1} = 0 already cuts the recurrence at the true end
-        x = torch.nn.functional.pad(x, (0, pad))
-        g = torch.nn.functional.pad(g, (0, pad))
-    xt = x.reshape(R, nb, B).permute(2, 0, 1)
-    at = torch.empty(B, R, nb, dtype=x.dtype, device=x.device)  # a_k = x_{k+1}, a_{n-1} = 0
-    at[:-1] = xt[1:]
-    at[-1, :, :-1] = xt[0, :, 1:]
-    at[-1, :, -1] = 0
-    st = g.reshape(R, nb, B).permute(2, 0, 1).contiguous()  # scanned in place
-    A = torch.empty_like(at)
-    A[-1] = at[-1]
-    for j in range(B - 2, -1, -1):
-        st[j].addcmul_(at[j], st[j + 1])
-        torch.mul(at[j], A[j + 1], out=A[j])
-    carry = torch.zeros(R, nb, dtype=x.dtype, device=x.device)  # s at the next block's start
-    for b in range(nb - 2, -1, -1):
-        torch.addcmul(st[0, :, b + 1], A[0, :, b + 1], carry[:, b + 1], out=carry[:, b])
-    out = torch.empty(R, nb, B, dtype=x.dtype, device=x.device)
-    # s_k = s_local_k + A_k·carry, written straight back in row order (one pass, no extra copy)
-    torch.addcmul(st.permute(1, 2, 0), A.permute(1, 2, 0), carry.unsqueeze(-1), out=out)
-    out = out.reshape(R, nb * B)
+    A = torch.zeros(R, nb * B, dtype=x.dtype, device=x.device)  # a_k = x_{k+1}, a_{n-1} = 0
+    A[:, :n - 1] = x[:, 1:]
+    S = (torch.nn.functional.pad(g, (0, pad)) if pad else g).reshape(R, nb, B)
+    A = A.view(R, nb, B)
+    S_next, A_next = torch.empty_like(A), torch.empty_like(A)
+    owned = False  # S starts as (a view of) g, which is read, never written
+    fresh = {id(S_next), id(A_next)}  # buffers that hold nothing yet
+    d = 1
+    while d < B:
+        # entries k ≥ B - d are final and only carried over; a buffer that was the source two
+        # steps ago already holds those with k ≥ B - d/2
+        tail = B if id(S_next) in fresh else B - d // 2
+        torch.addcmul(S[..., :B - d], A[..., :B - d], S[..., d:], out=S_next[..., :B - d])
+        S_next[..., B - d:tail] = S[..., B - d:tail]
+        tail = B if id(A_next) in fresh else B - d // 2
+        torch.mul(A[..., :B - d], A[..., d:], out=A_next[..., :B - d])
+        A_next[..., B - d:tail] = A[..., B - d:tail]
+        fresh -= {id(S_next), id(A_next)}
+        if owned:
+            S, S_next = S_next, S
+        else:
+            S, S_next = S_next, torch.empty_like(A)
+            fresh.add(id(S_next))
+        owned = True
+        A, A_next = A_next, A
+        d *= 2
+    start = _reverse_affine_scan(A[..., 0], S[..., 0], torch.mul, torch.add)  # s at block starts
+    carry = torch.zeros(R, nb, 1, dtype=x.dtype, device=x.device)
+    carry[:, :-1, 0] = start[:, 1:]
+    S.addcmul_(A, carry)
+    out = S.view(R, nb * B)
     return out[:, :n] if pad else out
 
 
