@@ -11,6 +11,13 @@ written once against a namespace ``ns`` that is either plain torch (the fast pat
 backward is not itself differentiated) or the robust operations themselves (when
 ``create_graph=True``), so second derivatives keep the contract (rule 8).
 
+The fast paths (no ``create_graph``) compute the same derivatives in fewer passes and fall back
+to the careful formulas whenever a NaN or a non-finite entry shows up: tanh as 4σ(2x)σ(-2x) and
+logistic_sigmoid as σ(-x)·y, with the σ factors from aten's fused ``softplus_backward`` on x;
+prod and cumprod by in-place scans (blocked for cumprod); norm with one p > 0, normalize and
+cross_entropy on indices as single Functions whose ``create_graph`` backward is the robust
+composition. ``bench/ops.py`` times them against torch.
+
 ==================  ===========================================  =====================================
 operation            derivative                                   edge-case convention
 ==================  ===========================================  =====================================
