@@ -61,11 +61,20 @@ def test_prod_of_ramp_is_the_contract_case():
     assert_same(g, [0.0, 0.0])
 
 
+def _mp_cumprod_terms(xs, ct, k):
+    return [ct[i] * mpmath.fprod([mpmath.mpf(xs[j]) for j in range(i + 1) if j != k])
+            for i in range(k, len(xs))]
+
+
 def _mp_cumprod_grad(xs, ct):
-    n = len(xs)
-    return [float(mpmath.fsum(ct[i] * mpmath.fprod([mpmath.mpf(xs[j]) for j in range(i + 1)
-                                                     if j != k]) for i in range(k, n)))
-            for k in range(n)]
+    return [float(mpmath.fsum(_mp_cumprod_terms(xs, ct, k))) for k in range(len(xs))]
+
+
+def _cumprod_sum_scale(xs, ct):
+    """Σ|terms| of each gradient entry: a sum in floating point is accurate to eps times this
+    (when terms cancel, e.g. 1 + 1e-20 - 1, no float64 evaluation keeps the 1e-20)."""
+    return [float(mpmath.fsum(abs(t) for t in _mp_cumprod_terms(xs, ct, k)))
+            for k in range(len(xs))]
 
 
 @settings(max_examples=30, deadline=None)
@@ -76,7 +85,22 @@ def test_cumprod_gradient_against_mpmath(xs, ct):
     x = torch.tensor(xs, dtype=F64)
     (g,) = grad_of(lambda v: ops.cumprod(v, 0), x, cotangent=torch.tensor(ct[:len(xs)],
                                                                          dtype=F64))
-    assert_same(g, _mp_cumprod_grad(xs, ct[:len(xs)]), rtol=1e-12, atol=1e-300)
+    ref = torch.tensor(_mp_cumprod_grad(xs, ct[:len(xs)]), dtype=F64)
+    scale = torch.tensor(_cumprod_sum_scale(xs, ct[:len(xs)]), dtype=F64)
+    assert not torch.isnan(g).any()
+    assert torch.all((g - ref).abs() <= 1e-12 * ref.abs() + 8 * 2.0 ** -52 * scale + 1e-300), \
+        (g, ref)
+
+
+def test_cumprod_gradient_where_terms_cancel():
+    # the example hypothesis found: the true gradient is -1e-20, but its terms are ~1 and cancel
+    xs, ct = [1.0, 0.0, -2.0, 0.5, 1e-20], [0.0, 1.0, 0.0, 1.0, 1.0]
+    (g,) = grad_of(lambda v: ops.cumprod(v, 0), torch.tensor(xs, dtype=F64),
+                   cotangent=torch.tensor(ct, dtype=F64))
+    ref = _mp_cumprod_grad(xs, ct)
+    scale = _cumprod_sum_scale(xs, ct)
+    for a, r, s in zip(g.tolist(), ref, scale):
+        assert abs(a - r) <= 1e-12 * abs(r) + 8 * 2.0 ** -52 * s
 
 
 def test_cumprod_float32_underflow_without_division():
