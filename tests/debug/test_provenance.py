@@ -82,12 +82,15 @@ def test_inf_that_first_appears_in_the_backward_pass():
 
 
 def test_backward_origin_is_the_layer_not_the_layers_it_flows_through():
-    # sqrt' at 0 is inf; lin2's zero weights turn it into NaN (0·inf in a matrix product),
-    # which reaches lin1's weights. The origin is "s", not lin2 nor lin1.
-    net = NetInitialize(NetChain({"lin1": LinearLayer(3), "r": "Ramp", "lin2": LinearLayer(2),
-                                  "s": "Sqrt"}, input=2), seed=3)
-    net["lin2"].set_array("Biases", torch.zeros(2))
-    net["lin2"].set_array("Weights", torch.zeros(2, 3))
+    # sqrt' at 0 is inf; lin2's output is exactly 0 (weights 1 and -1 on equal activations),
+    # and its non-zero weights carry the inf back to lin1's weights. The origin is "s", not lin2
+    # nor lin1.
+    net = NetChain({"lin1": LinearLayer(3, weights=[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
+                                        biases=[0.0, 0.0, 0.0]),
+                    "r": "Ramp",
+                    "lin2": LinearLayer(2, weights=[[1.0, -1.0, 0.0], [1.0, -1.0, 0.0]],
+                                        biases=[0.0, 0.0]),
+                    "s": "Sqrt"}, input=2)
     r = _error(lambda: net([0.5, -1.0], NetPortGradient(("lin1", "Weights")))).report
     assert r.phase == "backward" and r.path == ("s",) and r.true_infinity
     assert r.seen_at == "NetPortGradient(('lin1', 'Weights'))"

@@ -1,17 +1,24 @@
-"""matmul and linear: torch's own.
+"""matmul and linear.
 
-Their gradients are matrix products (g @ Wᵀ, xᵀ @ g), which keep the contract except that an
-infinite weight meeting an exactly-zero cotangent inside the sum gives NaN (IEEE 0·inf); netgrad
-does not slow every matrix product down to guard that case.
+``linear`` (what every LinearLayer runs) has a strong-zero backward: its gradients are sums of
+products (g Wᵀ … xᵀ g), and a product with an exactly-zero factor contributes exactly 0 even
+when the other factor is infinite or NaN (rule 3). A weight gradient meets that case whenever an
+input is exactly 0 and the cotangent is infinite (Sqrt at 0 after a LinearLayer). The fast path
+is torch's own matrix products plus one NaN check of each result; only a result holding a NaN is
+recomputed, in chunks, with strong-zero products. ``matmul`` is torch's own: there an infinite
+factor meeting a zero inside the sum still gives NaN (IEEE 0·inf).
 """
 
 from __future__ import annotations
 
 import torch
+from torch.autograd import Function
 
-from ._core import plain
+from ._core import has_nan, plain
 
 __all__ = ["matmul", "linear"]
+
+_CHUNK_ELEMENTS = 1 << 24  # a strong-zero recomputation holds at most this many products
 
 
 @plain
@@ -20,11 +27,65 @@ def matmul(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     return torch.matmul(input, other)
 
 
+def _strong_zero_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` (2-D) where 0 · anything = 0, by chunks of the contracted dimension."""
+    m, k = a.shape
+    n = b.shape[1]
+    step = max(1, _CHUNK_ELEMENTS // max(1, m * n))
+    out = a.new_zeros(m, n)
+    for s in range(0, k, step):
+        ac, bc = a[:, s:s + step, None], b[None, s:s + step, :]
+        terms = ac * bc
+        terms.masked_fill_((ac == 0) | (bc == 0), 0)
+        out += terms.sum(1)
+    return out
+
+
+def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r = a @ b
+    return _strong_zero_mm(a, b) if has_nan(r) else r
+
+
+class _Linear(Function):
+    """``x Wᵀ + b`` with a strong-zero backward."""
+
+    @staticmethod
+    @plain
+    def forward(ctx, x, w, b):
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        return torch.nn.functional.linear(x, w, b)
+
+    @staticmethod
+    @plain
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = gw = gb = None
+        if torch.is_grad_enabled():  # double backward: the same bilinear map, differentiable
+            if need_x:
+                gx = linear(g, w.t())
+            if need_w:
+                gw = linear(g2.t(), x.reshape(-1, x.shape[-1]).t())
+        else:
+            if need_x:
+                gx = _mm(g2, w).reshape(x.shape)
+            if need_w:
+                gw = _mm(g2.t(), x.reshape(-1, x.shape[-1]))
+        if need_b and ctx.has_bias:
+            gb = g2.sum(0)
+        return gx, gw, gb
+
+
 @plain
 def linear(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
            ) -> torch.Tensor:
-    """x Wᵀ + b (``torch.nn.functional.linear``).
+    """x Wᵀ + b (``torch.nn.functional.linear``), with strong zeros in the backward.
 
     Shape: ``input`` (*, in), ``weight`` (out, in), ``bias`` (out), output (*, out).
     """
-    return torch.nn.functional.linear(input, weight, bias)
+    if not (input.is_floating_point() and weight.is_floating_point()) or weight.dim() != 2 \
+            or input.dim() == 0:
+        return torch.nn.functional.linear(input, weight, bias)
+    return _Linear.apply(input, weight, bias)

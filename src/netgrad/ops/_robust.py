@@ -27,6 +27,7 @@ from torch.overrides import TorchFunctionMode
 from . import _arith as A
 from . import _binary as B
 from . import _elementwise as E
+from . import _linalg as LA
 from . import _losses as L
 from . import _norms as N
 from . import _reductions as RD
@@ -267,6 +268,7 @@ def _build() -> dict:
     reg(_cosine, F.cosine_similarity, torch.cosine_similarity)
     reg(L.binary_cross_entropy, F.binary_cross_entropy)
     reg(L.cross_entropy, F.cross_entropy)
+    reg(LA.linear, F.linear)
     table.pop(None, None)
     return table
 

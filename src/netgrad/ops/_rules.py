@@ -73,8 +73,10 @@ cosine_similarity    composed: Σ normalize(a) ⊙ normalize(b)      a zero vect
 binary_cross_entropy composed: -(xlogy(t, p) + xlogy(1-t, 1-p))   no eps clamp: p = 0, t = 0 has
                                                                   d/dp = 1; p = 0, t = 1 is +inf
 cross_entropy        composed: nll(log_softmax(x))                masked (-inf) logits: gradient 0
-matmul, linear       (torch's own)                                not elementwise: an inf weight
-                                                                  meeting a zero cotangent is NaN
+linear               g W, gᵀ x (torch's products)                 strong zeros: a result with a NaN
+                                                                  is redone with 0·anything = 0
+matmul               (torch's own)                                not elementwise: an inf factor
+                                                                  meeting a zero inside is NaN
 ==================  ===========================================  =====================================
 """
 
