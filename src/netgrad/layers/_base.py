@@ -146,6 +146,19 @@ class Layer(NetModule):
         for name in self.array_names:
             yield (name,), self, name
 
+    def _weights_and_biases(self, weights: Any, biases: Any) -> torch.Tensor | None:
+        """The ``weights=`` / ``biases=`` options of Linear and Convolution layers: initial
+        values, or ``biases=False`` for no "Biases" array. Returns the weights, if given."""
+        self.has_biases = biases is not False
+        if not self.has_biases:
+            self._drop_array("Biases")
+        elif biases is not None:
+            self.set_array("Biases", biases)
+        if weights is None:
+            return None
+        self.set_array("Weights", weights)
+        return self.Weights
+
     def _drop_array(self, name: str) -> None:
         """Remove a declared array from this instance (e.g. ``biases=False``)."""
         self.array_names = tuple(n for n in self.array_names if n != name)

@@ -42,18 +42,12 @@ class _ConvBase(Layer):
                                 got=f"got kernel_size {kernel_size!r}, stride {stride!r}, "
                                 f"padding {padding!r}, dilation {dilation!r}")
         self.spatial_dims = lengths.pop() if lengths else None
-        self.has_biases = biases is not False
-        if not self.has_biases:
-            self._drop_array("Biases")
-        if weights is not None:
-            self.set_array("Weights", weights)
-            w = self.Weights
+        w = self._weights_and_biases(weights, biases)
+        if w is not None:
             if w.dim() < 3 or w.dim() > 5 or (self.spatial_dims and w.dim() != self.spatial_dims + 2):
                 raise ShapeError(f"{name} needs weights of shape {self._weights_text()}",
                                  where=name, got=f"got weights of shape {tuple(w.shape)}")
             self.spatial_dims = w.dim() - 2
-        if self.has_biases and biases is not None:
-            self.set_array("Biases", biases)
         self._setup(Input=input)
 
     # ---- shapes --------------------------------------------------------------------------

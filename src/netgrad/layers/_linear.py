@@ -38,20 +38,14 @@ class LinearLayer(Layer):
         super().__init__()
         self.n = as_shape(n, what="LinearLayer's output size")
         self.out_features = math.prod(self.n)
-        self.has_biases = biases is not False
-        if not self.has_biases:
-            self._drop_array("Biases")
-        if weights is not None:
-            self.set_array("Weights", weights)
-            w = self.Weights
+        w = self._weights_and_biases(weights, biases)
+        if w is not None:
             if w.dim() != 2 or w.shape[0] != self.out_features:
                 raise ShapeError(f"LinearLayer({self.n}) needs weights of shape "
                                  f"({self.out_features}, input size)",
                                  where="LinearLayer", got=f"got weights of shape {tuple(w.shape)}")
             if input is None:
                 input = (w.shape[1],)
-        if self.has_biases and biases is not None:
-            self.set_array("Biases", biases)
         self._setup(Input=input)
 
     def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
