@@ -1,6 +1,6 @@
 """Instrumented re-runs that find where a NaN or infinity first appeared.
 
-The net's straight evaluation plan (``NetGraph._plan``, nested nets flattened) is re-run layer by
+The net's straight evaluation plan (``NetGraph.plan()``, nested nets flattened) is re-run layer by
 layer, each layer on *detached* copies of its inputs, so that each layer's forward and backward
 can be checked on its own:
 
@@ -59,11 +59,11 @@ def flatten(net) -> tuple[list[Call], dict[str, Key]]:
             v, p = src
             return in_keys[p] if v is None else produced[(v, p)]
 
-        for v, layer, ports in graph._plan:
+        for v, layer, ports in graph.plan():
             outs = walk(layer, {p: key(src) for p, src in ports}, prefix + (v,))
             for p, k in outs.items():
                 produced[(v, p)] = k
-        return {p: key(src) for p, src in graph._outputs.items()}
+        return {p: key(graph.output_source(p)) for p in graph.output_names()}
 
     outputs = walk(net, {p: ("in", p) for p in net.input_names()}, ())
     return calls, outputs

@@ -119,7 +119,7 @@ class _Saver:
                     for name in g.vertex_names()]
         edges = [[[sv, sp], [dv, dp]] for (sv, sp), (dv, dp) in g.edges()]
         return {"kind": type(g).__name__, "vertices": vertices, "edges": edges,
-                "ports": {p: list(s) for p, s in g._declared.items() if s is not None},
+                "ports": {p: list(s) for p, s in g.declared_port_shapes().items()},
                 "inputs": list(g.input_names()), "outputs": list(g.output_names()),
                 "training": g.training}
 
@@ -157,8 +157,8 @@ class _Saver:
                 self.tensors[key] = p.detach()
                 arrays[n] = {"state": "set", "key": key, "requires_grad": p.requires_grad}
         node: dict[str, Any] = {"kind": "layer", "type": kind, "config": config,
-                                "ports": {p: list(s) for p, s in layer._declared.items()
-                                          if s is not None},
+                                "ports": {p: list(s) for p, s in
+                                          layer.declared_port_shapes().items()},
                                 "arrays": arrays, "training": layer.training}
         buffers = {n: b for n, b in layer._buffers.items()
                    if b is not None and n not in layer._non_persistent_buffers_set}
@@ -499,7 +499,7 @@ class _Loader:
         if unknown:
             raise self.fail(f"declared ports are input ports {list(layer.input_names())}",
                             where=where, got=f"got {sorted(unknown)}")
-        if {p: s for p, s in layer._declared.items() if s is not None} != declared:
+        if layer.declared_port_shapes() != declared:
             layer._declared = {p: as_shape(s) for p, s in declared.items()}
             layer.bind({})
         return layer

@@ -136,6 +136,10 @@ class Layer(NetModule):
                 self._create_array(name, shape)
         return out
 
+    def declared_port_shapes(self) -> dict[str, MaybeShape]:
+        """The input shapes given to the constructor (``input=``), not the inferred ones."""
+        return {p: s for p, s in self._declared.items() if s is not None}
+
     def declared_shape(self, port: str) -> MaybeShape:
         """The shape this layer itself requires of an input port (from its options or arrays)."""
         shape = self._shapes.get(port)

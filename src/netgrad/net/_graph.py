@@ -370,6 +370,18 @@ class NetGraph(NetModule):
     def vertex_names(self) -> list[str]:
         return list(self._names)
 
+    def output_source(self, port: str) -> Source | None:
+        """``(vertex, vertex port)`` that graph output ``port`` reads, or None if no such port."""
+        return self._outputs.get(port)
+
+    def plan(self) -> list[tuple[str, NetModule, tuple[tuple[str, Source], ...]]]:
+        """The evaluation plan: ``(vertex, layer, ((input port, source), ...))`` in order."""
+        return list(self._plan)
+
+    def declared_port_shapes(self) -> dict[str, MaybeShape]:
+        """The port shapes given to the constructor (not the inferred ones)."""
+        return {p: s for p, s in self._declared.items() if s is not None}
+
     def edges(self) -> list[tuple[Source, tuple[str, str]]]:
         """Every connection as ``(source, (vertex, port))``; graph outputs as ``(source, (None, port))``."""
         out = [(src, (v, p)) for v in self._names for p, src in self._in_edges[v].items()]

@@ -45,7 +45,7 @@ def ends_in_softmax(net: NetModule, port: str) -> bool:
     if isinstance(net, SoftmaxLayer):
         return True
     if isinstance(net, NetGraph):
-        src = net._outputs.get(port)
+        src = net.output_source(port)
         if src is None or src[0] is None:
             return False
         return ends_in_softmax(net.vertices[src[0]], src[1])
