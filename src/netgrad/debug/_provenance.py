@@ -7,6 +7,8 @@ says something is bad is the net re-run with instrumentation (:mod:`._locate`) t
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 import warnings
 from collections.abc import Iterable, Mapping
@@ -58,8 +60,21 @@ def emit(report: NonFiniteReport, mode: str | None = None, stacklevel: int = 4) 
         warnings.warn(NonFiniteWarning(str(report), report), stacklevel=stacklevel)
 
 
+@contextlib.contextmanager
+def _replaying(rng_state: torch.Tensor | None):
+    """Re-run with the random state the evaluation started from (dropout draws the same mask),
+    leaving the caller's random state as it was."""
+    if rng_state is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.set_rng_state(rng_state)
+        yield
+
+
 def check_forward(net, inputs: Mapping[str, torch.Tensor], outputs: Mapping[str, torch.Tensor],
-                  *, batch: bool = True, dtype: torch.dtype | None = None) -> None:
+                  *, batch: bool = True, dtype: torch.dtype | None = None,
+                  rng_state: torch.Tensor | None = None) -> None:
     """Called after a Wolfram-style forward pass.
 
     Args:
@@ -68,6 +83,8 @@ def check_forward(net, inputs: Mapping[str, torch.Tensor], outputs: Mapping[str,
         outputs: port → batched output tensor.
         batch: False when the user gave one example (reported indices then drop the batch index).
         dtype: the precision evaluated in.
+        rng_state: ``torch.get_rng_state()`` from before the forward pass, when it was random
+            (Train mode), so the re-run reproduces it.
     """
     global _reported_forward
     _reported_forward = None
@@ -83,7 +100,8 @@ def check_forward(net, inputs: Mapping[str, torch.Tensor], outputs: Mapping[str,
             report = _explain_forward(net, _EagerCall(eager), eager.ins, eager.port, eager.out,
                                       {p: ("layer", p) for p in eager.ins}, batch, seen_at)
         else:
-            report = locate_forward(net, inputs, batch=batch, dtype=dtype, seen_at=seen_at)
+            with _replaying(rng_state):
+                report = locate_forward(net, inputs, batch=batch, dtype=dtype, seen_at=seen_at)
     if report is None:
         report, _ = _bad_tensor_report("forward", net, outputs[bad].detach(), batch, port=bad,
                                        seen_at=seen_at, reproduced=False)
@@ -95,7 +113,8 @@ def check_forward(net, inputs: Mapping[str, torch.Tensor], outputs: Mapping[str,
 
 def check_backward(net, inputs: Mapping[str, torch.Tensor], grads: Mapping[Any, torch.Tensor],
                    *, batch: bool = True, dtype: torch.dtype | None = None,
-                   imposed: Mapping[str, Any] | None = None) -> None:
+                   imposed: Mapping[str, Any] | None = None,
+                   rng_state: torch.Tensor | None = None) -> None:
     """Called after NetPortGradient.
 
     Args:
@@ -119,8 +138,9 @@ def check_backward(net, inputs: Mapping[str, torch.Tensor], grads: Mapping[Any, 
                         for p, g in imposed.items()}
     session = _detailed.active_session()
     with (session.paused() if session is not None else _nullcontext()):
-        report = locate_backward(net, inputs, output_grads, wrt=targets, batch=batch, dtype=dtype,
-                                 seen_at=repr(bad[0]))
+        with _replaying(rng_state):
+            report = locate_backward(net, inputs, output_grads, wrt=targets, batch=batch,
+                                     dtype=dtype, seen_at=repr(bad[0]))
     if report is None:
         g = grads[bad[0]].detach()
         report, _ = _bad_tensor_report("backward", net, g, batch or targets[0].kind != "input",

@@ -189,6 +189,8 @@ def evaluate(net, data: Any, spec: Any = None, *, precision: Any = "float32",
 
     training = [m.training for m in net.modules()]
     net.train(mode == "Train")
+    # a random (Train-mode) pass can be replayed exactly if a non-finite value must be located
+    rng_state = torch.get_rng_state() if mode == "Train" else None
     try:
         with torch.set_grad_enabled(torch.is_grad_enabled() or bool(grad_specs)):
             if cast:
@@ -196,12 +198,13 @@ def evaluate(net, data: Any, spec: Any = None, *, precision: Any = "float32",
                 outputs = out if isinstance(out, dict) else {net.output_names()[0]: out}
             else:
                 outputs = net.run_ports(tensors)
-            _provenance.check_forward(net, tensors, outputs, batch=batch, dtype=dtype)
+            _provenance.check_forward(net, tensors, outputs, batch=batch, dtype=dtype,
+                                      rng_state=rng_state)
             grads = _gradients(net, outputs, tensors, targets, raw_imposed, batch, dtype,
                                device, array_leaf) if grad_specs else {}
             if grads:
                 _provenance.check_backward(net, tensors, grads, batch=batch, dtype=dtype,
-                                           imposed=raw_imposed)
+                                           imposed=raw_imposed, rng_state=rng_state)
     finally:
         for m, t in zip(net.modules(), training):
             m.training = t
