@@ -577,7 +577,7 @@ def _max_backward_blocks(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor,
     region = (Ellipsis,) + tuple(slice(0, oi * ki) for oi, ki in zip(o, k))
     blocks = x[region].reshape(x.shape[:2] + tuple(v for oi, ki in zip(o, k) for v in (oi, ki)))
     tie = blocks == _spread_blocks(y, k)
-    m = tie.to(g.dtype)
+    m = tie.to(g.dtype)  # (mixed bool/float arithmetic is slower than this conversion)
     count = m
     for dim in range(3 + 2 * (len(k) - 1), 2, -2):  # block sums by slices (strided sums are slow)
         parts = count.unbind(dim)
@@ -586,7 +586,7 @@ def _max_backward_blocks(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor,
             total.add_(part)
         count = total
     share = g / count
-    if bool(torch.isfinite(share).all()):
+    if bool(torch.isfinite(share.sum())):  # one small reduction: inf and NaN propagate into it
         r = _spread_blocks(share, k).mul_(m)
     else:  # strong zeros: a non-maximal element gets 0 even from an infinite cotangent
         r = torch.where(tie, _spread_blocks(share, k), 0.0)
