@@ -239,3 +239,77 @@ def test_cross_entropy_fast_path_values_at_wide_logits():
             want = F.cross_entropy(xd, t, reduction="none")
             assert_same(ops.cross_entropy(xd, t, reduction="none"), want,
                         rtol=1e-6 if dtype == F32 else 1e-14, atol=1e-6 if dtype == F32 else 1e-14)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_mul_finite_fast_path_and_its_fallbacks(dtype):
+    """Finite factors (checked once on the product) and a finite cotangent: the plain products.
+    A non-finite cotangent, a non-finite factor or a product that overflows with finite
+    factors takes the strong-zero path; create_graph keeps the robust composition."""
+    a = torch.tensor([0.0, 2.0, -3.0, 1e-30, 4.0], dtype=dtype)
+    b = torch.tensor([5.0, 0.0, 0.5, 1e-30, -1.5], dtype=dtype)
+    ct = torch.tensor([1.0, 2.0, -1.0, 3.0, 0.5], dtype=dtype)
+    ga, gb = grad_of(ops.mul, a, b, cotangent=ct)
+    assert_same(ga, ct * b, rtol=0)
+    assert_same(gb, ct * a, rtol=0)
+    gga, ggb = _graph_grad(ops.mul, a, b, cotangent=ct)
+    assert_same(gga, ga, rtol=0)
+    assert_same(ggb, gb, rtol=0)
+    # infinite cotangent against a zero factor: 0, not NaN
+    ct_inf = torch.tensor([INF, INF, 0.0, 1.0, NAN], dtype=dtype)
+    ga, gb = grad_of(ops.mul, a, b, cotangent=ct_inf)
+    assert_same(ga, [INF, 0.0, 0.0, 1e-30, NAN])
+    assert_same(gb, [0.0, INF, 0.0, 1e-30, NAN])
+    # a non-finite factor (product not finite): zero cotangents and zero factors still kill it
+    x = torch.tensor([INF, NAN, 1.0, INF], dtype=dtype)
+    z = torch.tensor([0.0, 2.0, 3.0, 1.0], dtype=dtype)
+    gx, gz = grad_of(ops.mul, x, z, cotangent=torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=dtype))
+    assert_same(gx, [0.0, 0.0, 3.0, 1.0])
+    assert_same(gz, [INF, 0.0, 1.0, INF])
+    # a product that overflows (finite factors): the careful path, same finite gradients
+    big = torch.finfo(dtype).max
+    u = torch.tensor([big, 2.0], dtype=dtype)
+    v = torch.tensor([4.0, 0.0], dtype=dtype)
+    gu, gv = grad_of(ops.mul, u, v, cotangent=torch.tensor([0.5, INF], dtype=dtype))
+    assert_same(gu, [2.0, 0.0])
+    assert_same(gv, [big / 2, INF])
+    # broadcasting and one trainable factor: the general path
+    gu, gv = grad_of(ops.mul, a[:, None], b[None, :])
+    assert_same(gu, b.sum().expand(5, 1), rtol=1e-6)
+    assert_same(gv, a.sum().expand(1, 5), rtol=1e-6)
+    la = a.clone().requires_grad_()
+    (ga,) = torch.autograd.grad(ops.mul(la, b), [la], ct_inf)
+    assert_same(ga, [INF, 0.0, 0.0, 1e-30, NAN])
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_softmax_backward_nan_check_from_one_entry_per_slice(dtype, monkeypatch):
+    """The fast backward skips the NaN pass only when the first entry of every slice proves
+    that none can occur; a 0 · inf that only overflow produces (g - Σg·y with y = 0 and huge
+    finite cotangents) is still found and resolved to the strong zero."""
+    from netgrad.ops import _softmax
+
+    full_checks = []
+    strong = _softmax.strong_
+    monkeypatch.setattr(_softmax, "strong_", lambda *a: full_checks.append(1) or strong(*a))
+    big = torch.finfo(dtype).max
+    n = 4096  # long enough slices, a tensor large enough for the one-entry-per-slice check
+    x = torch.randn(8, n, dtype=dtype, generator=torch.Generator().manual_seed(7))
+    ct = torch.randn(8, n, dtype=dtype, generator=torch.Generator().manual_seed(8))
+    for dim in (0, 1):
+        (g,) = grad_of(lambda v: ops.softmax(v, dim), x, cotangent=ct)
+        (ref,) = grad_of(lambda v: torch.softmax(v, dim), x, cotangent=ct)
+        assert torch.equal(g, ref)
+    assert not full_checks
+    x[2, 0] = -INF  # a masked first entry gives no bound: the full check
+    (g,) = grad_of(lambda v: ops.softmax(v, 1), x, cotangent=ct)
+    assert full_checks and g[2, 0] == 0 and not torch.isnan(g).any()
+    full_checks.clear()
+    x[2, 0] = 0.0
+    x[0, 1] = -1e4  # y = 0 there, against g - Σg·y overflowing to -inf
+    ct[0] = 0.9 * big
+    ct[0, 1] = -big
+    (g,) = grad_of(lambda v: ops.softmax(v, 1), x, cotangent=ct)
+    assert full_checks and g[0, 1] == 0 and torch.isfinite(g).all()
+    (ref,) = grad_of(lambda v: torch.softmax(v, 1), x, cotangent=ct)
+    assert torch.isnan(ref[0, 1]) and torch.equal(g[1:], ref[1:])

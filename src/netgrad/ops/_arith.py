@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, floating, plain, strong_, szmul, unbroadcast
+from ._core import R, all_finite, floating, plain, strong_, szmul, unbroadcast
 
 __all__ = ["add", "sub", "neg", "mul", "div", "pow"]
 
@@ -45,7 +45,13 @@ class _Mul(Function):
         ta, tb = isinstance(a, _Tensor), isinstance(b, _Tensor)
         ctx.save_for_backward(a if ta else None, b if tb else None)
         ctx.scalars = (None if ta else a, None if tb else b)
-        return a * b
+        r = a * b
+        # r all finite means a and b are finite everywhere (a non-finite factor makes the
+        # product inf or NaN); then g * b and g * a can hold a NaN only where g is not finite,
+        # and one check of g decides both products in the backward
+        ctx.finite = ta and tb and all(ctx.needs_input_grad) and \
+            r.shape == a.shape == b.shape and all_finite(r)
+        return r
 
     @staticmethod
     @plain
@@ -53,6 +59,8 @@ class _Mul(Function):
         a, b = ctx.saved_tensors
         sa, sb = ctx.scalars
         ga = gb = None
+        if ctx.finite and not torch.is_grad_enabled() and all_finite(g):
+            return g * b, g * a  # finite factors: no NaN, no strong zero to impose
         if ctx.needs_input_grad[0]:
             ga = unbroadcast(szmul(g, b if b is not None else sb), a)
         if ctx.needs_input_grad[1]:

@@ -81,7 +81,7 @@ def has_nan(r: torch.Tensor) -> bool:
     """Whether ``r`` holds a NaN: one reduction pass (amax propagates NaN), no boolean temporary."""
     if r.numel() == 0:
         return False
-    return bool(torch.isnan(torch.amax(r) if r.dim() else r))
+    return math.isnan((torch.amax(r) if r.dim() else r).item())  # (item: no 0-dim ops)
 
 
 def all_finite(r: torch.Tensor) -> bool:
@@ -90,7 +90,7 @@ def all_finite(r: torch.Tensor) -> bool:
     slower, careful path."""
     if r.numel() == 0:
         return True
-    return bool(torch.isfinite(torch.sum(r)))
+    return math.isfinite(torch.sum(r).item())  # (torch.isfinite of a 0-dim: four more ops)
 
 
 def strong_(r: torch.Tensor, g: torch.Tensor, d=None) -> torch.Tensor:
@@ -144,11 +144,22 @@ class _SZMul(Function):
         return ga, gb
 
 
+@plain
+def _szmul_nograd(a, b):
+    r = a * b
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return strong_(r, a, b)
+    t, s = (a, b) if isinstance(a, torch.Tensor) else (b, a)
+    return strong_(r, t, s) if s == 0 or not math.isfinite(s) else r
+
+
 def szmul(a, b):
     """Strong-zero product ``a * b`` (0 * inf = 0 * nan = 0), differentiable to any order."""
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and \
-            not (a.requires_grad or b.requires_grad) and not torch.is_grad_enabled():
-        return strong_(a * b, a, b)
+    if not torch.is_grad_enabled() and (isinstance(a, torch.Tensor) or
+                                        isinstance(b, torch.Tensor)):
+        # no graph can be recorded (e.g. a backward without create_graph, whose saved tensors
+        # still require grad): the same product without the autograd Function's overhead
+        return _szmul_nograd(a, b)
     return _SZMul.apply(a, b)
 
 

@@ -51,6 +51,26 @@ def _slices_nonfinite(t: torch.Tensor, dim: int) -> bool:
     return not bool(torch.isfinite(t.narrow(dim, 0, 1)).all())
 
 
+def _softmax_grad_nan_free(gx: torch.Tensor, g: torch.Tensor, y: torch.Tensor, dim: int) -> bool:
+    """Whether ``gx = y ⊙ (g - s)`` (torch's softmax backward, ``s = Σ g ⊙ y`` per slice) is
+    free of NaN, reading one entry per slice instead of all of ``gx``.
+
+    A NaN or infinite entry of ``g`` or ``y`` makes ``s`` non-finite (∞·y, ∞·0 = NaN), and then
+    every entry of its slice, the first included, is non-finite. With ``s`` finite and ``g``,
+    ``y`` finite, an entry is NaN only as ``0 · ∞``: ``y = 0`` against ``g - s`` overflowing,
+    which needs ``|s|`` of at least half the last ulp below the largest float. The first entry
+    bounds ``|s| ≤ |g₀| + |gx₀| / y₀`` (to rounding; ``y₀ = 0`` gives no bound, and a
+    non-finite ``gx₀`` none either): when every slice's bound is below a quarter ulp of the
+    largest float, no entry of ``gx`` can be NaN.
+    """
+    if gx.dim() == 0 or gx.shape[dim] < 8 or gx.numel() < 1 << 15 or g.shape != gx.shape:
+        return False  # short slices or a small tensor: the full check is as cheap
+    fi = torch.finfo(gx.dtype)
+    g0, y0, gx0 = g.narrow(dim, 0, 1), y.narrow(dim, 0, 1), gx.narrow(dim, 0, 1)
+    bound = torch.addcdiv(torch.abs(g0), torch.abs(gx0), y0)  # NaN or inf: no bound
+    return torch.amax(bound).item() < fi.max * fi.eps / 8  # (NaN compares False)
+
+
 class _Softmax(Function):
     @staticmethod
     @plain
@@ -71,6 +91,8 @@ class _Softmax(Function):
             gy = szmul(g, y)
             return R.sub(gy, szmul(y, R.sum(gy, dim, keepdim=True))), None
         gx = torch._softmax_backward_data(g, y, dim, y.dtype)
+        if _softmax_grad_nan_free(gx, g, y, dim):  # one entry per slice, not all of gx
+            return gx, None
         return strong_(gx, y), None  # y = 0 (masked entries) is an exact 0, even against inf g
 
 
