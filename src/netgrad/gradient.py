@@ -152,7 +152,7 @@ def resolve_gradient(net, spec: NetPortGradient) -> Target:
             node = node.vertices[name]
         last = s[-1]
         if isinstance(node, NetGraph):
-            raise NetKeyError(f"the path ends at a net, not at an array", where=kind,
+            raise NetKeyError("the path ends at a net, not at an array", where=kind,
                               got=f"got {spec!r}",
                               fix=f"continue the path with one of {node.vertex_names()}")
         if last not in node.array_names:

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import netgrad
-from netgrad import (AggregationLayer, CrossEntropyLossLayer, LinearLayer, MeanSquaredLossLayer,
-                     NetChain, NetGraph, NetPort, SoftmaxLayer, ThreadingLayer)
+from netgrad import (AggregationLayer, LinearLayer, NetChain, NetGraph, NetPort, SoftmaxLayer,
+                     ThreadingLayer)
 from netgrad.train import NonFiniteStepWarning, TrainingResults, train
 
 

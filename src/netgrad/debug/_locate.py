@@ -238,8 +238,6 @@ def locate_backward(net, inputs: Mapping[str, torch.Tensor],
     calls, out_keys = flatten(net)
     if wrt is None:
         wrt = [resolve_gradient(net, s) for s in all_gradient_specs(net)]
-    wanted_arrays = {(id(t.layer), t.name) for t in wrt if t.kind == "array"}
-    wanted_inputs = {t.port for t in wrt if t.kind == "input"}
     with _precision(net, dtype), torch.enable_grad():
         vals: dict[Key, torch.Tensor] = {("in", p): t.detach() for p, t in inputs.items()}
         local: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []

@@ -286,8 +286,8 @@ def trace_function(fn: Callable[..., Any], arity: int, where: str) -> dict[str, 
             index[node] = len(nodes)
             nodes.append(entry)
     except _Refused as e:
-        raise NetValueError(f"a saved function may only use the operations netgrad can rebuild "
-                            f"(netgrad.ops, listed torch functions, operators)", where=where,
+        raise NetValueError("a saved function may only use the operations netgrad can rebuild "
+                            "(netgrad.ops, listed torch functions, operators)", where=where,
                             got=f"function {name} uses {e.what}",
                             fix="write it with netgrad.ops or torch operations from "
                                 "netgrad.io.ALLOWED_OPERATIONS") from None

@@ -37,7 +37,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from .._errors import LoadError, NetgradError, NetTypeError, NetValueError
+from .._errors import LoadError, NetgradError, NetTypeError
 from ..layers import LAYER_TYPES, ElementwiseLayer, Layer, ThreadingLayer
 from ..net import NetChain, NetGraph, NetModule, NetPort
 from ..net._shapes import as_shape

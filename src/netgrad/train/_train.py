@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._errors import NetgradError, NetTypeError, NetValueError, ShapeError
+from .._errors import NetgradError, NetTypeError, NetValueError
 from ..net._initialize import NetInitialize
 from ..net._module import NetModule
 from . import _checkpoint as ckpt_io
@@ -343,7 +343,6 @@ def _run(net, data, *, loss, batch_size, max_rounds, opt_method, lr, clipping, l
                 for gn, batch in source.batches(r, skip):
                     if device.type != "cpu":
                         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                    ln = next(iter(batch.values())).shape[0]
                     out = module.run_ports(batch)
                     loss_sum = sum(_per_example_sum(out[p]) for p in training.loss_ports)
                     (loss_sum * (world / gn)).backward()
