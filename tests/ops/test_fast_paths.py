@@ -313,3 +313,14 @@ def test_softmax_backward_nan_check_from_one_entry_per_slice(dtype, monkeypatch)
     assert full_checks and g[0, 1] == 0 and torch.isfinite(g).all()
     (ref,) = grad_of(lambda v: torch.softmax(v, 1), x, cotangent=ct)
     assert torch.isnan(ref[0, 1]) and torch.equal(g[1:], ref[1:])
+
+
+def test_softmax_infinite_cotangent_on_a_masked_entry_stays_finite_elsewhere():
+    # y = (0.5, 0, 0.5): the masked entry's infinite cotangent meets y = 0 (an exact 0 in Σ g·y)
+    from netgrad import ops
+    for create_graph in (False, True):
+        x = torch.tensor([0.0, float("-inf"), 0.0], dtype=torch.float64, requires_grad=True)
+        y = ops.softmax(x, 0)
+        g = torch.tensor([1.0, float("inf"), 2.0], dtype=torch.float64)
+        (gx,) = torch.autograd.grad(y, x, g, create_graph=create_graph)
+        assert gx.tolist() == [-0.25, 0.0, 0.25], create_graph

@@ -93,7 +93,10 @@ class _Softmax(Function):
         gx = torch._softmax_backward_data(g, y, dim, y.dtype)
         if _softmax_grad_nan_free(gx, g, y, dim):  # one entry per slice, not all of gx
             return gx, None
-        return strong_(gx, y), None  # y = 0 (masked entries) is an exact 0, even against inf g
+        # The careful path: y = 0 (masked entries) is an exact 0 in Σ g·y and in y·(g - Σ), even
+        # against an infinite g there.
+        gy = strong_(g * y, g, y)
+        return strong_(y * (g - gy.sum(dim, keepdim=True)), y), None
 
 
 class _LogSoftmax(Function):
