@@ -95,8 +95,10 @@ class _Softmax(Function):
             return gx, None
         # The careful path: y = 0 (masked entries) is an exact 0 in Σ g·y and in y·(g - Σ), even
         # against an infinite g there.
+        # Slices without a NaN keep torch's result.
         gy = strong_(g * y, g, y)
-        return strong_(y * (g - gy.sum(dim, keepdim=True)), y), None
+        careful = strong_(y * (g - gy.sum(dim, keepdim=True)), y)
+        return torch.where(torch.isnan(gx).any(dim, keepdim=True), careful, gx), None
 
 
 class _LogSoftmax(Function):
