@@ -72,3 +72,29 @@ def test_linear_in_robust_mode_routes_here(dtype):
         y = torch.nn.functional.linear(x, w)
     (gw,) = torch.autograd.grad(y, w, torch.full_like(y, float("inf")))
     assert (gw == 0).all()
+
+
+@pytest.mark.parametrize("sa, sb", [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((4, 2, 3), (3, 5)),
+                                    ((2, 1, 2, 3), (4, 3, 2)), ((2, 3), (3, 4))])
+def test_matmul_matches_torch_for_every_rank_and_passes_gradcheck(sa, sb):
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(sa, generator=g, dtype=F64, requires_grad=True)
+    b = torch.randn(sb, generator=g, dtype=F64, requires_grad=True)
+    torch.testing.assert_close(ops.matmul(a, b), torch.matmul(a, b))
+    assert torch.autograd.gradcheck(ops.matmul, (a, b))
+    assert torch.autograd.gradgradcheck(ops.matmul, (a, b))
+
+
+def test_matmul_strong_zeros_in_batched_products():
+    # a zero column of a meets an infinite cotangent: that entry of b's gradient is 0, not NaN
+    a = torch.tensor([[[0.0, 1.0]], [[2.0, 0.0]]], dtype=F64, requires_grad=True)   # (2, 1, 2)
+    b = torch.tensor([[1.0], [3.0]], dtype=F64, requires_grad=True)                 # (2, 1)
+    y = ops.matmul(a, b)                                                            # (2, 1, 1)
+    cot = torch.tensor([[[float("inf")]], [[1.0]]], dtype=F64)
+    ga, gb = torch.autograd.grad(y, (a, b), cot)
+    assert gb.tolist() == [[2.0], [float("inf")]]   # (0·∞ = 0) + 2·1 ; 1·∞ + 0·1
+    assert ga.tolist() == [[[float("inf"), float("inf")]], [[1.0, 3.0]]]
+    with ops.robust():
+        y2 = a @ b
+    ga2, gb2 = torch.autograd.grad(y2, (a, b), cot)
+    assert torch.equal(gb2, gb) and torch.equal(ga2, ga)

@@ -5,8 +5,8 @@ products (g Wᵀ … xᵀ g), and a product with an exactly-zero factor contribu
 when the other factor is infinite or NaN (rule 3). A weight gradient meets that case whenever an
 input is exactly 0 and the cotangent is infinite (Sqrt at 0 after a LinearLayer). The fast path
 is torch's own matrix products plus one NaN check of each result; only a result holding a NaN is
-recomputed, in chunks, with strong-zero products. ``matmul`` is torch's own: there an infinite
-factor meeting a zero inside the sum still gives NaN (IEEE 0·inf).
+recomputed, in chunks, with strong-zero products. ``matmul`` (any ranks, broadcasting) does the
+same.
 """
 
 from __future__ import annotations
@@ -21,10 +21,57 @@ __all__ = ["matmul", "linear"]
 _CHUNK_ELEMENTS = 1 << 24  # a strong-zero recomputation holds at most this many products
 
 
+def _strong_zero_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``torch.matmul(a, b)`` for ≥2-D operands with strong zeros (the careful path)."""
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = a.expand(batch + a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    b = b.expand(batch + b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    out = torch.stack([_strong_zero_mm(ai, bi) for ai, bi in zip(a, b)]) if a.shape[0] else \
+        a.new_zeros(0, a.shape[1], b.shape[2])
+    return out.reshape(batch + out.shape[-2:])
+
+
+def _mm_any(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r = torch.matmul(a, b)
+    return _strong_zero_bmm(a, b) if has_nan(r) else r
+
+
+class _MatMul(Function):
+    """``torch.matmul`` with a strong-zero backward (operands of any rank, broadcasting)."""
+
+    @staticmethod
+    @plain
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return torch.matmul(a, b)
+
+    @staticmethod
+    @plain
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        a2 = a.unsqueeze(0) if a.dim() == 1 else a      # (…, n, k)
+        b2 = b.unsqueeze(-1) if b.dim() == 1 else b     # (…, k, m)
+        batch = torch.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+        g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
+        prod = matmul if torch.is_grad_enabled() else _mm_any
+        ga = gb = None
+        if need_a:
+            ga = prod(g2, b2.transpose(-1, -2)).sum_to_size(a2.shape).reshape(a.shape)
+        if need_b:
+            gb = prod(a2.transpose(-1, -2), g2).sum_to_size(b2.shape).reshape(b.shape)
+        return ga, gb
+
+
 @plain
 def matmul(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """Matrix product with torch's broadcasting rules (``torch.matmul``)."""
-    return torch.matmul(input, other)
+    """Matrix product with torch's broadcasting rules (``torch.matmul``), with strong zeros in
+    the backward: a zero factor meeting an infinite one inside a sum contributes 0."""
+    if not (isinstance(input, torch.Tensor) and isinstance(other, torch.Tensor)) or \
+            not (input.is_floating_point() and other.is_floating_point()) or \
+            input.dim() == 0 or other.dim() == 0:
+        return torch.matmul(input, other)
+    return _MatMul.apply(input, other)
 
 
 def _strong_zero_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,7 @@
 Under ``with netgrad.ops.robust():`` the operators on tensors (``x * y``, ``x / y``, ``x ** p``,
 ``abs(x)``...), the ``torch.*`` functions, the ``Tensor`` methods and the
 ``torch.nn.functional.*`` functions that have a robust counterpart in :mod:`netgrad.ops` run on
-it; everything else (``+``, ``-``, ``sum``, ``matmul``, convolutions, ...) runs unchanged. ::
+it; everything else (``+``, ``-``, ``sum``, convolutions, ...) runs unchanged. ::
 
     with netgrad.ops.robust():
         y = torch.where(x > 0, torch.sqrt(x), 0)    # gradient 0 at x = -1, not NaN
@@ -269,6 +269,8 @@ def _build() -> dict:
     reg(L.binary_cross_entropy, F.binary_cross_entropy)
     reg(L.cross_entropy, F.cross_entropy)
     reg(LA.linear, F.linear)
+    reg(LA.matmul, torch.matmul, _methods("matmul"), _methods("__matmul__"))
+    reg(lambda a, b: LA.matmul(b, a), _methods("__rmatmul__"))
     table.pop(None, None)
     return table
 

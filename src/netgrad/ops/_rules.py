@@ -75,8 +75,7 @@ binary_cross_entropy composed: -(xlogy(t, p) + xlogy(1-t, 1-p))   no eps clamp: 
 cross_entropy        composed: nll(log_softmax(x))                masked (-inf) logits: gradient 0
 linear               g W, gᵀ x (torch's products)                 strong zeros: a result with a NaN
                                                                   is redone with 0·anything = 0
-matmul               (torch's own)                                not elementwise: an inf factor
-                                                                  meeting a zero inside is NaN
+matmul               g Bᵀ, Aᵀ g (any ranks, broadcasting)        strong zeros as for linear
 ==================  ===========================================  =====================================
 """
 
