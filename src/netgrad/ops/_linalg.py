@@ -21,6 +21,20 @@ __all__ = ["matmul", "linear"]
 _CHUNK_ELEMENTS = 1 << 24  # a strong-zero recomputation holds at most this many products
 
 
+def _strong_zero_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` (2-D) where 0 · anything = 0, by chunks of the contracted dimension."""
+    m, k = a.shape
+    n = b.shape[1]
+    step = max(1, _CHUNK_ELEMENTS // max(1, m * n))
+    out = a.new_zeros(m, n)
+    for s in range(0, k, step):
+        ac, bc = a[:, s:s + step, None], b[None, s:s + step, :]
+        terms = ac * bc
+        terms.masked_fill_((ac == 0) | (bc == 0), 0)
+        out += terms.sum(1)
+    return out
+
+
 def _strong_zero_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``torch.matmul(a, b)`` for ≥2-D operands with strong zeros (the careful path)."""
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
@@ -31,9 +45,16 @@ def _strong_zero_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return out.reshape(batch + out.shape[-2:])
 
 
-def _mm_any(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The first-order product of a backward: torch's, redone carefully only if it holds a NaN."""
     r = torch.matmul(a, b)
     return _strong_zero_bmm(a, b) if has_nan(r) else r
+
+
+def _product():
+    """The product a backward forms its gradients with: under ``create_graph`` the
+    differentiable :func:`matmul` (its own backward keeps strong zeros), otherwise :func:`_mm`."""
+    return matmul if torch.is_grad_enabled() else _mm
 
 
 class _MatMul(Function):
@@ -54,7 +75,7 @@ class _MatMul(Function):
         b2 = b.unsqueeze(-1) if b.dim() == 1 else b     # (…, k, m)
         batch = torch.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
-        prod = matmul if torch.is_grad_enabled() else _mm_any
+        prod = _product()
         ga = gb = None
         if need_a:
             ga = prod(g2, b2.transpose(-1, -2)).sum_to_size(a2.shape).reshape(a.shape)
@@ -74,25 +95,6 @@ def matmul(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     return _MatMul.apply(input, other)
 
 
-def _strong_zero_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a @ b`` (2-D) where 0 · anything = 0, by chunks of the contracted dimension."""
-    m, k = a.shape
-    n = b.shape[1]
-    step = max(1, _CHUNK_ELEMENTS // max(1, m * n))
-    out = a.new_zeros(m, n)
-    for s in range(0, k, step):
-        ac, bc = a[:, s:s + step, None], b[None, s:s + step, :]
-        terms = ac * bc
-        terms.masked_fill_((ac == 0) | (bc == 0), 0)
-        out += terms.sum(1)
-    return out
-
-
-def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    r = a @ b
-    return _strong_zero_mm(a, b) if has_nan(r) else r
-
-
 class _Linear(Function):
     """``x Wᵀ + b`` with a strong-zero backward."""
 
@@ -109,17 +111,12 @@ class _Linear(Function):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         g2 = g.reshape(-1, g.shape[-1])
+        prod = _product()
         gx = gw = gb = None
-        if torch.is_grad_enabled():  # double backward: the same bilinear map, differentiable
-            if need_x:
-                gx = linear(g, w.t())
-            if need_w:
-                gw = linear(g2.t(), x.reshape(-1, x.shape[-1]).t())
-        else:
-            if need_x:
-                gx = _mm(g2, w).reshape(x.shape)
-            if need_w:
-                gw = _mm(g2.t(), x.reshape(-1, x.shape[-1]))
+        if need_x:
+            gx = prod(g2, w).reshape(x.shape)
+        if need_w:
+            gw = prod(g2.t(), x.reshape(-1, x.shape[-1]))
         if need_b and ctx.has_bias:
             gb = g2.sum(0)
         return gx, gw, gb
