@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, all_finite, floating, plain, strong_, szmul, unbroadcast
+from ._core import R, all_finite, floating, plain, product_grads, strong_, szmul, unbroadcast
 
 __all__ = ["add", "sub", "neg", "mul", "div", "pow"]
 
@@ -57,15 +57,9 @@ class _Mul(Function):
     @plain
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        sa, sb = ctx.scalars
-        ga = gb = None
         if ctx.finite and not torch.is_grad_enabled() and all_finite(g):
             return g * b, g * a  # finite factors: no NaN, no strong zero to impose
-        if ctx.needs_input_grad[0]:
-            ga = unbroadcast(szmul(g, b if b is not None else sb), a)
-        if ctx.needs_input_grad[1]:
-            gb = unbroadcast(szmul(g, a if a is not None else sa), b)
-        return ga, gb
+        return product_grads(ctx, g, a, b)
 
 
 def mul(input, other):

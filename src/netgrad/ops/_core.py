@@ -25,7 +25,8 @@ from torch.autograd import Function
 
 from ..debug import _strong_zero
 
-__all__ = ["plain", "has_nan", "all_finite", "strong_", "szmul", "dims_of", "unbroadcast", "is_float", "floating", "R", "T"]
+__all__ = ["plain", "has_nan", "all_finite", "strong_", "szmul", "product_grads", "dims_of", "unbroadcast",
+           "is_float", "floating", "R", "T"]
 
 _disable = torch._C.DisableTorchFunction
 
@@ -125,23 +126,26 @@ class _SZMul(Function):
         ta, tb = isinstance(a, torch.Tensor), isinstance(b, torch.Tensor)
         ctx.save_for_backward(a if ta else None, b if tb else None)
         ctx.scalars = (None if ta else a, None if tb else b)
-        r = a * b
-        if ta and tb:
-            return strong_(r, a, b)
-        t, s = (a, b) if ta else (b, a)
-        return strong_(r, t, s) if s == 0 or not math.isfinite(s) else r
+        return _szmul_nograd(a, b)
 
     @staticmethod
     @plain
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        sa, sb = ctx.scalars
-        ga = gb = None
-        if ctx.needs_input_grad[0]:
-            ga = unbroadcast(szmul(g, b if b is not None else sb), a)
-        if ctx.needs_input_grad[1]:
-            gb = unbroadcast(szmul(g, a if a is not None else sa), b)
-        return ga, gb
+        return product_grads(ctx, g, a, b)
+
+
+def product_grads(ctx, g, a, b):
+    """The gradients of a product ``a * b`` saved by an autograd Function (a Python number
+    operand in ``ctx.scalars``): ``g * b`` and ``g * a`` as strong-zero products, each summed
+    back to its operand's shape; None for an operand that needs no gradient."""
+    sa, sb = ctx.scalars
+    ga = gb = None
+    if ctx.needs_input_grad[0]:
+        ga = unbroadcast(szmul(g, b if b is not None else sb), a)
+    if ctx.needs_input_grad[1]:
+        gb = unbroadcast(szmul(g, a if a is not None else sa), b)
+    return ga, gb
 
 
 @plain
