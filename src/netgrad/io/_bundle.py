@@ -111,9 +111,10 @@ def _check_json_value(value: Any, where: str, limits: Limits) -> None:
                                    "objects to plain data")
 
 
-def _short_repr(v: Any) -> str:
+def _short_repr(v: Any, limit: int = 60) -> str:
+    """``repr(v)``, cut to ``limit`` characters for an error message."""
     text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _prepare_tensors(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

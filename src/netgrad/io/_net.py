@@ -41,7 +41,8 @@ from .._errors import LoadError, NetgradError, NetTypeError
 from ..layers import LAYER_TYPES, ElementwiseLayer, Layer, ThreadingLayer
 from ..net import NetChain, NetGraph, NetModule, NetPort
 from ..net._shapes import as_shape
-from ._bundle import DEFAULT_LIMITS, DTYPES, Limits, PathLike, read_bundle, write_bundle
+from ._bundle import (DEFAULT_LIMITS, DTYPES, Limits, PathLike, _short_repr, read_bundle,
+                      write_bundle)
 from ._function import MAX_ARITY, function_from_data, trace_function
 
 __all__ = ["save", "load", "net_to_bundle", "net_from_bundle"]
@@ -272,8 +273,7 @@ def _shape(value: Any, where: str, what: str) -> tuple[int, ...]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _short_repr(value, 80)
 
 
 def _keys(node: dict[str, Any], required: set[str], optional: set[str], where: str) -> None:
