@@ -125,10 +125,6 @@ def _batched(net, tensors: dict[str, torch.Tensor]) -> bool:
     return batch
 
 
-def _device(net) -> torch.device:
-    return net._device_dtype()[0]
-
-
 def evaluate(net, data: Any, spec: Any = None, *, precision: Any = "float32",
              mode: str = "Test") -> Any:
     """Evaluate ``net`` on ``data``; with ``spec``, return gradients instead (see module doc)."""
@@ -138,7 +134,7 @@ def evaluate(net, data: Any, spec: Any = None, *, precision: Any = "float32",
         raise NetValueError('mode is "Test" or "Train"', where=kind, got=f"got {mode!r}")
     raw_inputs, raw_imposed = _split_data(net, data)
     torch_out = any(isinstance(v, torch.Tensor) for v in raw_inputs.values())
-    device = _device(net)
+    device = net._device_dtype()[0]
     ints = net.integer_ports()
     tensors = {p: _to_tensor(v, dtype, device, f'{kind}, port "{p}"', p in ints)
                for p, v in raw_inputs.items()}

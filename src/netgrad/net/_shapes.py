@@ -6,10 +6,9 @@ part of it), or ``None`` when it is not known yet. ``()`` is a scalar.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Optional, Union
 
-from .._errors import NetTypeError, ShapeError
+from .._errors import NetTypeError
 
 Shape = tuple[int, ...]
 MaybeShape = Optional[Shape]
@@ -64,17 +63,3 @@ def describe_shape(shape: MaybeShape) -> str:
     if len(shape) == 1:
         return f"a vector of length {shape[0]}"
     return f"an array of shape {fmt_shape(shape)}"
-
-
-def merge_shapes(a: MaybeShape, b: MaybeShape, *, rule_where: str = "") -> MaybeShape:
-    """The shape both ``a`` and ``b`` describe; raise if they conflict."""
-    if a is None:
-        return b
-    if b is None or a == b:
-        return a
-    raise ShapeError(f"expected {describe_shape(a)}", where=rule_where or None,
-                     got=f"got {describe_shape(b)}")
-
-
-def shapes_of(mapping: Mapping[str, MaybeShape]) -> str:
-    return ", ".join(f"{k} {fmt_shape(v)}" for k, v in mapping.items())
