@@ -252,9 +252,10 @@ def test_robust_mode_and_channels_last_inputs_give_the_same_results():
         torch.testing.assert_close(a, c)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape, kernel", [((2, 3, 7), 2), ((2, 3, 9, 8), (2, 3)),
                                            ((1, 2, 5, 4, 6), 2)])
-def test_block_max_pool_fast_backward_matches_the_general_one(shape, kernel):
+def test_block_max_pool_fast_backward_matches_the_general_one(shape, kernel, dtype):
     """Disjoint blocks (stride = kernel) take a fast first-order backward; it must agree with
     the differentiable one: ties split evenly, a remainder past the last block gets 0, and a
     non-maximal element gets 0 even from an infinite cotangent."""
@@ -262,10 +263,10 @@ def test_block_max_pool_fast_backward_matches_the_general_one(shape, kernel):
     d = len(shape) - 2
     pool = {1: ops.max_pool1d, 2: ops.max_pool2d, 3: ops.max_pool3d}[d]
     gen = torch.Generator().manual_seed(0)
-    x = torch.randint(-2, 3, shape, generator=gen).double().relu()  # many ties, zero blocks
+    x = torch.randint(-2, 3, shape, generator=gen).to(dtype).relu()  # many ties, zero blocks
     x.requires_grad_(True)
     y = pool(x, kernel)
-    g = torch.randn(y.shape, generator=gen, dtype=torch.float64)
+    g = torch.randn(y.shape, generator=gen, dtype=dtype)
     g.view(-1)[0] = float("inf")
     fast = torch.autograd.grad(y, x, g, retain_graph=True)[0]
     general = torch.autograd.grad(y, x, g, create_graph=True)[0]

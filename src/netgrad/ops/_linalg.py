@@ -51,26 +51,34 @@ def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return _strong_zero_bmm(a, b) if has_nan(r) else r
 
 
+def _strong_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return _MatMul.apply(a, b, True)
+
+
 def _product():
-    """The product a backward forms its gradients with: under ``create_graph`` the
-    differentiable :func:`matmul` (its own backward keeps strong zeros), otherwise :func:`_mm`."""
-    return matmul if torch.is_grad_enabled() else _mm
+    """The product a backward forms its gradients with: a strong-zero product in both cases;
+    under ``create_graph`` a differentiable one (whose own backward keeps strong zeros)."""
+    return _strong_matmul if torch.is_grad_enabled() else _mm
 
 
 class _MatMul(Function):
-    """``torch.matmul`` with a strong-zero backward (operands of any rank, broadcasting)."""
+    """``torch.matmul`` with a strong-zero backward (operands of any rank, broadcasting).
+
+    ``strong=True`` makes the forward a strong-zero product too: the products a backward forms
+    (g Bᵀ, Aᵀ g) are gradients, where 0 · ∞ must be 0 at every order.
+    """
 
     @staticmethod
     @plain
-    def forward(ctx, a, b):
+    def forward(ctx, a, b, strong=False):
         ctx.save_for_backward(a, b)
-        return torch.matmul(a, b)
+        return _mm(a, b) if strong else torch.matmul(a, b)
 
     @staticmethod
     @plain
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
+        need_a, need_b = ctx.needs_input_grad[:2]
         a2 = a.unsqueeze(0) if a.dim() == 1 else a      # (…, n, k)
         b2 = b.unsqueeze(-1) if b.dim() == 1 else b     # (…, k, m)
         batch = torch.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
@@ -81,7 +89,7 @@ class _MatMul(Function):
             ga = prod(g2, b2.transpose(-1, -2)).sum_to_size(a2.shape).reshape(a.shape)
         if need_b:
             gb = prod(a2.transpose(-1, -2), g2).sum_to_size(b2.shape).reshape(b.shape)
-        return ga, gb
+        return ga, gb, None
 
 
 @plain
