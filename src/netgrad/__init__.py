@@ -13,6 +13,7 @@ from .layers import (AggregationLayer, CatenateLayer, ConvolutionLayer, CrossEnt
                      DeconvolutionLayer, DropoutLayer, ElementwiseLayer, FlattenLayer, Layer,
                      LinearLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer,
                      PoolingLayer, ReshapeLayer, SoftmaxLayer, ThreadingLayer)
+from .layers import EmbeddingLayer
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
 from .ops import robust
 from .io import load, save
@@ -30,6 +31,7 @@ __all__ = [
     "PartLayer", "CatenateLayer", "ReshapeLayer", "FlattenLayer", "SoftmaxLayer",
     "DropoutLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
     "ConvolutionLayer", "DeconvolutionLayer", "PoolingLayer",
+    "EmbeddingLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError",
 ]

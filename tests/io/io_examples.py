@@ -23,6 +23,7 @@ from netgrad.layers import (LAYER_TYPES, AggregationLayer, CatenateLayer, Convol
                             ElementwiseLayer, FlattenLayer, Layer, LinearLayer,
                             MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer, PoolingLayer,
                             ReshapeLayer, SoftmaxLayer, ThreadingLayer)
+from netgrad.layers import EmbeddingLayer
 
 
 @dataclass
@@ -125,6 +126,12 @@ EXAMPLES: dict[str, list[Example]] = {
                 {"Input": (2, 3, 4, 4)}),
         Example(lambda: PoolingLayer((2, 2, 2), 2, "Total", input=(1, 4, 4, 4)),
                 {"Input": (2, 1, 4, 4, 4)}),
+    ],
+    "EmbeddingLayer": [
+        Example(lambda: EmbeddingLayer(3, 5, input=4), {"Input": ("int", (2, 4), 5)}),
+        Example(lambda: EmbeddingLayer(2, 4, input=()), {"Input": ("int", (3,), 4)}),
+        Example(lambda: EmbeddingLayer(2, weights=np.arange(6.0).reshape(3, 2)),
+                {"Input": ("int", (2, 3), 3)}),
     ],
 }
 

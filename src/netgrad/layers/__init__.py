@@ -10,6 +10,7 @@ from ._loss import CrossEntropyLossLayer, MeanAbsoluteLossLayer, MeanSquaredLoss
 from ._structure import CatenateLayer, FlattenLayer, PartLayer, ReshapeLayer
 from ._convolution import ConvolutionLayer, DeconvolutionLayer
 from ._pooling import PoolingLayer
+from ._embedding import EmbeddingLayer
 
 __all__ = [
     "Layer", "LAYER_TYPES", "register_layer",
@@ -18,4 +19,5 @@ __all__ = [
     "SoftmaxLayer", "DropoutLayer",
     "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
     "ConvolutionLayer", "DeconvolutionLayer", "PoolingLayer",
+    "EmbeddingLayer",
 ]
