@@ -82,7 +82,9 @@ class NetGraph(NetModule):
             (``Input1 … Inputn`` of a ThreadingLayer or CatenateLayer, or its ports in order).
             A destination is a vertex (its ``"Input"`` port), ``NetPort("v", "Target")``, or
             ``NetPort("Output")`` (a graph output).
-        **ports: declared per-example shapes of graph ports, e.g. ``Input=3``.
+        **ports: declared per-example shapes of graph ports, e.g. ``Input=3``, or encoders
+            and decoders: ``Input=NetEncoder("Image", size=(32, 32))``,
+            ``Output=NetDecoder("Class", labels)``.
 
     Unconnected vertex inputs become graph inputs of the same name (shared when names repeat);
     unconnected vertex outputs become graph outputs (numbered when names repeat).
@@ -108,10 +110,16 @@ class NetGraph(NetModule):
                                     where=kind, got=f"got {name!r}")
             self.vertices[name] = as_layer(spec, f'{kind} › "{name}"')
         self._names = [n for n, _ in items]
+        from ..encoders._attach import check_placement, split_port_specs
+        ports, encoders, decoders = split_port_specs(ports)
         self._declared = {p: as_shape(s, what=f'the shape of port "{p}"') for p, s in ports.items()}
         self._wire(list(edges))
+        check_placement(self, encoders, decoders)
         self._shapes: dict[str, MaybeShape] = {}
+        self._encoders: dict[str, Any] = {}
+        self._decoders: dict[str, Any] = {}
         self.bind({})
+        self._attach_coders(encoders, decoders)
 
     # ---- wiring ----------------------------------------------------------------------------
     def _vertex(self, ref: Any) -> str:
@@ -265,6 +273,21 @@ class NetGraph(NetModule):
             done.update(ready)
         return order
 
+    def _attach_coders(self, encoders: Mapping[str, Any], decoders: Mapping[str, Any]) -> None:
+        """Encoders and decoders on the graph's ports: the given ones, else those of the vertex
+        ports the graph's ports connect to directly."""
+        from ..encoders._attach import check_coders, inherited_coders
+        inherited_enc, inherited_dec = inherited_coders(self)
+        check_coders(self, encoders, decoders)
+        self._encoders = {**inherited_enc, **encoders}
+        self._decoders = {**inherited_dec, **decoders}
+
+    def encoders(self) -> dict[str, Any]:
+        return dict(self._encoders)
+
+    def decoders(self) -> dict[str, Any]:
+        return dict(self._decoders)
+
     # ---- ports and shapes ------------------------------------------------------------------
     def input_names(self) -> tuple[str, ...]:
         return self._inputs
@@ -410,8 +433,10 @@ class NetChain(NetGraph):
     Args:
         layers: a list (names ``"0"``, ``"1"``, ... as in :class:`torch.nn.Sequential`) or a
             dict of names to layers. ``"Ramp"`` is an ElementwiseLayer, ``3`` a LinearLayer(3).
-        input: shape of the "Input" port (an int for a vector, a tuple for an array).
-        output: shape of the output port, checked against what the layers produce.
+        input: shape of the "Input" port (an int for a vector, a tuple for an array), or a
+            :class:`~netgrad.encoders.NetEncoder` (which gives the shape).
+        output: shape of the output port, checked against what the layers produce, or a
+            :class:`~netgrad.encoders.NetDecoder`.
 
     The chain's ports are the first layer's inputs, any unconnected inputs of later layers
     (such as a loss layer's "Target"), and the last layer's outputs.
@@ -433,6 +458,11 @@ class NetChain(NetGraph):
         vertices = layers if isinstance(layers, Mapping) else list(layers)
         super().__init__(vertices, edges, **ports)
         if output is not None:
+            from ..encoders import NetDecoder
             (name,) = self.output_names() if len(self.output_names()) == 1 else ("Output",)
-            self._declared[name] = as_shape(output)
-            self.bind({})
+            decoder = output if isinstance(output, NetDecoder) else None
+            if decoder is None:
+                self._declared[name] = as_shape(output)
+                self.bind({})
+            if decoder is not None:
+                self._attach_coders(self._encoders, {**self._decoders, name: decoder})

@@ -15,6 +15,7 @@ A :class:`NetModule` is a :class:`torch.nn.Module`. Two ways to call one:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -43,6 +44,14 @@ class NetModule(torch.nn.Module):
     def declared_shape(self, port: str) -> MaybeShape:
         """The shape this module itself requires of an input port."""
         return self.port_shape(port)
+
+    def encoders(self) -> dict[str, Any]:
+        """The :class:`~netgrad.encoders.NetEncoder` of each input port that has one."""
+        return {}
+
+    def decoders(self) -> dict[str, Any]:
+        """The :class:`~netgrad.encoders.NetDecoder` of each output port that has one."""
+        return {}
 
     def integer_ports(self) -> frozenset[str]:
         """Input ports that take integers (class indices); they have no gradient."""
@@ -109,6 +118,9 @@ class NetModule(torch.nn.Module):
                 return self.run_ports_or_single(kwargs)
             return torch.nn.Module.__call__(self, *args)
         from ._evaluate import evaluate
+        if self.encoders() or self.decoders():
+            from ..encoders._attach import evaluate_with_coders
+            return evaluate_with_coders(self, evaluate, *args, **kwargs)
         return evaluate(self, *args, **kwargs)
 
     def run_ports_or_single(self, inputs):
@@ -126,3 +138,8 @@ class NetModule(torch.nn.Module):
     def __repr__(self) -> str:
         from ._summary import summary
         return summary(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a net as a table (the summary's rows)."""
+        from ._summary import summary_html
+        return summary_html(self)
