@@ -63,3 +63,60 @@ def run_demo(print_fn=print) -> None:
         print_fn(f"  {spec!r}: {np.array2string(np.asarray(grad), prefix='    ')}")
     imposed = chain({"Input": x, NetPortGradient("Output"): [2.0]}, NetPortGradient("Input"))
     print_fn(f"  with output gradient 2 imposed, NetPortGradient('Input') = {imposed}")
+
+
+# ---- pictures: the red-channel gradient and a drawn net ---------------------------------------
+
+def sample_image(size: int = 64):
+    """A generated RGB test image (PIL), the same on every machine: a red bump with waves, green
+    stripes and a blue ramp."""
+    from PIL import Image
+    y, x = np.mgrid[0:size, 0:size].astype(np.float64) / size
+    bump = np.exp(-((x - 0.38) ** 2 + (y - 0.42) ** 2) / 0.02)
+    red = 0.15 + 0.55 * bump + 0.25 * (0.5 + 0.5 * np.sin(17.0 * x) * np.cos(11.0 * y))
+    green = 0.2 + 0.6 * (np.sin(9.0 * np.pi * y) > 0.3) * (x > 0.55)
+    blue = 0.1 + 0.8 * (x + y) / 2
+    rgb = np.stack([red, green, blue], axis=-1)
+    return Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+
+
+def red_channel_net(size: int = 64) -> NetChain:
+    """Wolfram's NetPortGradient example: a PoolingLayer chained to a PartLayer that extracts the
+    red colour channel, on images encoded at ``size`` × ``size``."""
+    from .encoders import NetEncoder
+    from .layers import PartLayer, PoolingLayer
+    return NetChain({"pool": PoolingLayer(3, 1), "red": PartLayer(0)},
+                    input=NetEncoder("Image", size=(size, size)))
+
+
+def classifier_graph() -> NetGraph:
+    """A small image classifier with a nested feature chain and two branches, for drawing."""
+    from .encoders import NetDecoder, NetEncoder
+    from .layers import (CatenateLayer, ConvolutionLayer, FlattenLayer, PoolingLayer,
+                         SoftmaxLayer)
+    features = NetChain({"conv": ConvolutionLayer(6, 3), "ramp": "Ramp",
+                         "pool": PoolingLayer(2, 2)})
+    return NetGraph({"features": features,
+                     "max": PoolingLayer(2, 2, "Max"), "mean": PoolingLayer(2, 2, "Mean"),
+                     "join": CatenateLayer(), "flat": FlattenLayer(),
+                     "classify": NetChain({"linear": LinearLayer(3), "softmax": SoftmaxLayer()})},
+                    [("features", "max"), ("features", "mean"), (["max", "mean"], "join"),
+                     ("join", "flat", "classify")],
+                    Input=NetEncoder("Image", size=(16, 16), color_space="Grayscale"),
+                    Output=NetDecoder("Class", ["circle", "square", "triangle"]))
+
+
+def write_figures(folder) -> list[str]:
+    """Write the README's pictures to ``folder`` (PNG): the red-channel gradient and a drawn
+    NetGraph. Returns their paths."""
+    import os
+    from . import plot
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    fig = plot.gradient_image(red_channel_net(), sample_image())
+    paths.append(os.path.join(folder, "red_channel_gradient.png"))
+    fig.savefig(paths[-1], dpi=100)
+    fig = plot.net_graph(classifier_graph())
+    paths.append(os.path.join(folder, "net_graph.png"))
+    fig.savefig(paths[-1], dpi=100)
+    return paths

@@ -14,4 +14,7 @@ netgrad[plot]``).
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._graph import net_graph
+from ._image import DIVERGING, gradient_image, image
+
+__all__ = ["image", "gradient_image", "net_graph", "DIVERGING"]
