@@ -19,11 +19,14 @@ from .ops import robust
 from .io import load, save
 from .debug import check_gradients
 from .train import NonFiniteStepWarning, TrainingResults, train
+from .encoders import NetDecoder, NetEncoder
+from . import encoders, plot
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ops", "robust", "save", "load", "check_gradients",
+    "NetEncoder", "NetDecoder", "encoders", "plot",
     "train", "TrainingResults", "NonFiniteStepWarning",
     "NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule",
     "NetPortGradient", "All",
