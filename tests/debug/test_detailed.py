@@ -8,7 +8,7 @@ import torch
 from netgrad import (AggregationLayer, ElementwiseLayer, NetChain, NetGraph, NetPort,
                      NetPortGradient, NonFiniteError, ThreadingLayer)
 from netgrad import debug
-from netgrad.debug import _strong_zero
+from netgrad.ops import _strong_zero
 
 
 class _StrongSqrt(torch.autograd.Function):

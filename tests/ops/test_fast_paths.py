@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.autograd import gradgradcheck
 
 from netgrad import ops
-from netgrad.ops._core import R
+from netgrad.ops._registry import R
 from _ops_testing import INF, NAN, assert_same, grad_of
 
 F64, F32 = torch.float64, torch.float32

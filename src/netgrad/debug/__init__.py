@@ -7,6 +7,7 @@
   convention (0·∞ = 0) decided a gradient.
 * :func:`locate_nonfinite`: the same localization, for training loops.
 * :func:`check_gradients`: NetPortGradient against float64 finite differences.
+* :func:`count_host_syncs`: how many values a block of code reads back to the host.
 """
 
 from ._check import GradientCheck, GradientCheckResult, check_gradients
@@ -15,10 +16,12 @@ from ._locate import locate_nonfinite
 from ._provenance import all_finite
 from ._report import NonFiniteReport
 from ._settings import NonFiniteWarning, get_nonfinite, nonfinite, set_nonfinite
+from ._syncs import HostSyncs, count_host_syncs
 
 __all__ = [
     "set_nonfinite", "get_nonfinite", "nonfinite", "NonFiniteWarning",
     "NonFiniteReport", "locate_nonfinite", "all_finite",
     "detailed", "DetailedSession", "StrongZeroCount",
     "check_gradients", "GradientCheck", "GradientCheckResult",
+    "count_host_syncs", "HostSyncs",
 ]

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from . import _strong_zero
+from ..ops import _strong_zero
 
 __all__ = ["detailed", "DetailedSession", "StrongZeroCount", "active_session"]
 

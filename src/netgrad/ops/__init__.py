@@ -14,6 +14,7 @@ from ._softmax import softmax, log_softmax
 from ._losses import binary_cross_entropy, cross_entropy
 from ._linalg import matmul, linear
 from ._robust import robust
+from ._mode import careful, sync_free
 
 __all__ = [
     "add", "sub", "neg", "mul", "div", "pow",
@@ -25,7 +26,7 @@ __all__ = [
     "softmax", "log_softmax",
     "binary_cross_entropy", "cross_entropy",
     "matmul", "linear",
-    "robust",
+    "robust", "sync_free", "careful",
 ]
 
 # --- pooling and convolution (owned by the pooling engineer) ---
@@ -44,3 +45,7 @@ __all__ += [
     "total_pool1d", "total_pool2d", "total_pool3d",
     "convolution", "deconvolution",
 ]
+
+from ._registry import warm_namespaces as _warm  # noqa: E402
+
+_warm(__all__)

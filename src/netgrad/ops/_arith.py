@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
-import torch
-from torch.autograd import Function
+import math
 
-from ._core import R, all_finite, floating, plain, product_grads, strong_, szmul, unbroadcast
+import torch
+
+from ._core import floating, plain
+from ._registry import Rule, elementwise, register
 
 __all__ = ["add", "sub", "neg", "mul", "div", "pow"]
 
@@ -38,28 +40,9 @@ def neg(input):
     return torch.neg(input)
 
 
-class _Mul(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, a, b):
-        ta, tb = isinstance(a, _Tensor), isinstance(b, _Tensor)
-        ctx.save_for_backward(a if ta else None, b if tb else None)
-        ctx.scalars = (None if ta else a, None if tb else b)
-        r = a * b
-        # r all finite means a and b are finite everywhere (a non-finite factor makes the
-        # product inf or NaN); then g * b and g * a can hold a NaN only where g is not finite,
-        # and one check of g decides both products in the backward
-        ctx.finite = ta and tb and all(ctx.needs_input_grad) and \
-            r.shape == a.shape == b.shape and all_finite(r)
-        return r
-
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        if ctx.finite and not torch.is_grad_enabled() and all_finite(g):
-            return g * b, g * a  # finite factors: no NaN, no strong zero to impose
-        return product_grads(ctx, g, a, b)
+_mul = register(elementwise(
+    "mul", lambda a, b: a * b, (lambda ns, a, b, y: b, lambda ns, a, b, y: a), saves=(0, 1),
+    derivative="g ⊙ b, g ⊙ a", convention="0 · inf = 0 in the gradient"))
 
 
 def mul(input, other):
@@ -67,35 +50,28 @@ def mul(input, other):
     a zero cotangent or a zero factor gives 0 even against inf)."""
     if not floating(input, other):
         return torch.mul(input, other)
-    return _Mul.apply(input, other)
+    return _mul(input, other)
 
 
-class _Div(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, a, b):
-        y = a / b
-        ta, tb = isinstance(a, _Tensor), isinstance(b, _Tensor)
-        ctx.save_for_backward(a if ta else None, b if tb else None, y if tb else None)
-        ctx.sb = None if tb else b
-        return y
+def _div_vjp(ns, g, s):
+    b, y = s.inputs[1], s.y
+    ga = ns.sdiv(g, b)  # g ⊙ (1/b), formed as a division
+    gb = ns.neg(ns.mul(ga, y)) if s.needs[1] else None
+    return (s.sum_to(ga, 0) if s.needs[0] else None), s.sum_to(gb, 1)
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        a, b, y = ctx.saved_tensors
-        bb = b if b is not None else ctx.sb
-        if torch.is_grad_enabled():
-            ga = szmul(g, R.div(1.0, bb))
-            gb = R.neg(szmul(ga, y)) if ctx.needs_input_grad[1] else None
-        else:
-            ga = strong_(g / bb, g, lambda: 1.0 / bb)
-            gb = None
-            if ctx.needs_input_grad[1]:
-                gb = ga * y
-                gb = strong_(gb, ga, y).neg_()
-        return (unbroadcast(ga, a) if ctx.needs_input_grad[0] else None,
-                unbroadcast(gb, b) if ctx.needs_input_grad[1] else None)
+
+def _div_jvp(ns, ts, s):
+    (ta, tb), y, b = ts, s.y, s.inputs[1]
+    t = ta if tb is None else (ns.neg(ns.mul(tb, y)) if ta is None else
+                               ns.sub(ta, ns.mul(tb, y)))
+    t = ns.sdiv(t, b)
+    return t.expand(y.shape).clone() if t.shape != y.shape else t
+
+
+_div = register(Rule(
+    "div", lambda a, b: a / b, 2, _div_vjp, _div_jvp, saves=(1,), save_output=True,
+    derivative="g ⊙ (1/b), -(g ⊙ (1/b)) ⊙ y",
+    convention="b = 0: ±inf (true); b = ±inf: 0; a Python number b = 0 is ±inf too"))
 
 
 def div(input, other, *, rounding_mode=None):
@@ -106,76 +82,35 @@ def div(input, other, *, rounding_mode=None):
     """
     if rounding_mode is not None or not floating(input, other):
         return torch.div(input, other, rounding_mode=rounding_mode)
-    return _Div.apply(input, other)
+    return _div(input, other)
 
 
-class _Pow(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, x, p):
-        y = torch.pow(x, p)
-        tx, tp = isinstance(x, _Tensor), isinstance(p, _Tensor)
-        ctx.save_for_backward(x if tx else None, p if tp else None, y)
-        ctx.sx, ctx.sp = (None if tx else x), (None if tp else p)
-        return y
-
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        x, p, y = ctx.saved_tensors
-        xx = x if x is not None else ctx.sx
-        pp = p if p is not None else ctx.sp
-        gx = gp = None
-        if torch.is_grad_enabled():
-            if ctx.needs_input_grad[0]:
-                gx = szmul(g, _pow_dx(xx, pp, R))
-            if ctx.needs_input_grad[1]:
-                logx = R.where(x == 0, 0.0, R.log(R.abs(x))) if x is not None else \
-                    _scalar_log_abs(xx)
-                gp = szmul(g, szmul(y, logx))
-        else:
-            if ctx.needs_input_grad[0]:
-                d = _pow_dx_fast(x, pp)
-                gx = strong_(g * d, g, d) if d is not None else torch.zeros_like(g)
-            if ctx.needs_input_grad[1]:
-                if x is not None:
-                    logx = torch.log(torch.abs(x)).masked_fill_(x == 0, 0.0)
-                    t = strong_(y * logx, logx, y)
-                else:
-                    t = y * _scalar_log_abs(xx)
-                    t = strong_(t, y) if _scalar_log_abs(xx) == 0 else t
-                gp = strong_(g * t, g, t)
-        return unbroadcast(gx, x), unbroadcast(gp, p)
+def _log_abs(ns, x):
+    """log|x| with 0 at x = 0 (the convention of d/dp x^p at x = 0)."""
+    if not isinstance(x, torch.Tensor):
+        return 0.0 if x == 0 else math.log(abs(x))
+    return ns.where(x == 0, 0.0, ns.log(ns.abs(x)))
 
 
-def _scalar_log_abs(v) -> float:
-    import math
-
-    return 0.0 if v == 0 else math.log(abs(v))
-
-
-def _pow_dx(x, p, ns):
+def _pow_dx(ns, x, p, y):
     """p · x^(p-1) as a strong-zero product (p = 0 gives 0 even where x^(-1) = inf)."""
-    if not isinstance(p, _Tensor):
+    if not isinstance(p, torch.Tensor):
         if p == 0:
-            return torch.zeros_like(x)
+            return 0.0
         if p == 1:
-            return torch.ones_like(x)
-        return ns.mul(ns.pow(x, p - 1), p)
-    return szmul(p, ns.pow(x, ns.sub(p, 1.0)))
-
-
-def _pow_dx_fast(x, p):
-    if not isinstance(p, _Tensor):
-        if p == 0:
-            return None
-        if p == 1:
-            return torch.ones_like(x)
+            return 1.0
         if p == 2:
-            return x * 2.0
-        return torch.pow(x, p - 1).mul_(p)
-    t = torch.pow(x, p - 1)
-    return strong_(p * t, p, t)
+            return ns.mul(x, 2.0)
+        return ns.mul(ns.pow(x, p - 1), p)
+    return ns.mul(p, ns.pow(x, ns.sub(p, 1.0)))
+
+
+_pow = register(elementwise(
+    "pow", torch.pow, (_pow_dx, lambda ns, x, p, y: ns.mul(y, _log_abs(ns, x))),
+    saves=(0, 1), save_output=True,
+    derivative="g ⊙ (p ⊙ x^(p-1)); g ⊙ (y ⊙ L), L = log|x|, L := 0 at x = 0",
+    convention="p = 0: d/dx = 0 everywhere; d/dp at x = 0 is 0; x < 0 (integer p): "
+               "L = log|x| (real part)"))
 
 
 def pow(input, exponent):
@@ -186,4 +121,4 @@ def pow(input, exponent):
     """
     if not floating(input, exponent):
         return torch.pow(input, exponent)
-    return _Pow.apply(input, exponent)
+    return _pow(input, exponent)

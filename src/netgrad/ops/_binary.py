@@ -10,7 +10,8 @@ import math
 import torch
 from torch.autograd import Function
 
-from ._core import R, floating, has_nan, plain, strong_, szmul, unbroadcast
+from ._core import floating, has_nan, plain, strong_, unbroadcast
+from ._registry import R, elementwise, register, szmul
 
 __all__ = ["atan2", "hypot", "xlogy", "where", "clip", "maximum", "minimum"]
 
@@ -18,22 +19,26 @@ _Tensor = torch.Tensor
 
 
 # ----------------------------------------------------------------------------- where
-class _Where(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, cond, a, b):
-        ctx.save_for_backward(cond, a if isinstance(a, _Tensor) else None,
-                              b if isinstance(b, _Tensor) else None)
-        return torch.where(cond, a, b)
+def _mask(cond, like) -> _Tensor:
+    """A 0/1 local derivative in the dtype of the result (never promotes a float16 gradient)."""
+    return cond.to(like.dtype if isinstance(like, _Tensor) and like.is_floating_point()
+                   else torch.get_default_dtype())
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        cond, a, b = ctx.saved_tensors
-        w = R.where if torch.is_grad_enabled() else torch.where
-        ga = unbroadcast(w(cond, g, 0.0), a) if ctx.needs_input_grad[1] else None
-        gb = unbroadcast(w(cond, 0.0, g), b) if ctx.needs_input_grad[2] else None
-        return None, ga, gb
+
+def _dtype_of(*xs):
+    ts = [x for x in xs if isinstance(x, _Tensor) and x.is_floating_point()]
+    return ts[0] if ts else None
+
+
+_where = register(elementwise(
+    "where", torch.where,
+    (None, lambda ns, c, a, b, y: _mask(c, _dtype_of(a, b)),
+     lambda ns, c, a, b, y: _mask(~c, _dtype_of(a, b))),
+    saves=(0,),
+    grads=(None, lambda ns, g, c, a, b, y: ns.where(c, g, 0.0),
+           lambda ns, g, c, a, b, y: ns.where(c, 0.0, g)),
+    derivative="g where c else 0, g where ¬c else 0",
+    convention="the unused branch gets an exact 0"))
 
 
 def where(condition: torch.Tensor, input, other):
@@ -46,79 +51,61 @@ def where(condition: torch.Tensor, input, other):
         return torch.where(condition, input, other)
     if not isinstance(input, _Tensor) and not isinstance(other, _Tensor):
         return torch.where(condition, input, other)
-    return _Where.apply(condition, input, other)
+    return _where(condition, input, other)
 
 
 # ----------------------------------------------------------------------------- max / min
-class _Extremum(Function):
-    """maximum (sign = 1) or minimum (sign = -1) of two tensors; ties split the gradient ½ / ½."""
+def _share(sign: int, first: bool):
+    """∂max(a, b)/∂a (sign 1) or ∂min/∂a (sign -1), or /∂b: 1 for the winner, ½ at a tie."""
 
-    @staticmethod
-    @plain
-    def forward(ctx, a, b, sign):
-        ctx.save_for_backward(a, b)
-        ctx.sign = sign
-        return torch.maximum(a, b) if sign > 0 else torch.minimum(a, b)
+    def d(ns, a, b, y):
+        x, o = (a, b) if first else (b, a)
+        lose = x < o if sign > 0 else x > o
+        like = _dtype_of(a, b)
+        return torch.where(x == o, 0.5, torch.where(lose, 0.0, 1.0)).to(like.dtype)
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        lose_a = a < b if ctx.sign > 0 else a > b
-        lose_b = b < a if ctx.sign > 0 else b > a
-        tie = a == b
-        if torch.is_grad_enabled():
-            half = R.mul(g, 0.5)
-            ga = R.where(tie, half, R.where(lose_a, 0.0, g)) if ctx.needs_input_grad[0] else None
-            gb = R.where(tie, half, R.where(lose_b, 0.0, g)) if ctx.needs_input_grad[1] else None
-        else:
-            half = g * 0.5
-            ga = torch.where(tie, half, g).masked_fill_(lose_a, 0.0) \
-                if ctx.needs_input_grad[0] else None
-            gb = torch.where(tie, half, g).masked_fill_(lose_b, 0.0) \
-                if ctx.needs_input_grad[1] else None
-        return unbroadcast(ga, a), unbroadcast(gb, b), None
+    return d
+
+
+_maximum = register(elementwise(
+    "maximum", torch.maximum, (_share(1, True), _share(1, False)), saves=(0, 1),
+    derivative="g to the larger input", convention="ties: ½ / ½"))
+_minimum = register(elementwise(
+    "minimum", torch.minimum, (_share(-1, True), _share(-1, False)), saves=(0, 1),
+    derivative="g to the smaller input", convention="ties: ½ / ½"))
 
 
 def maximum(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     """Elementwise max with broadcasting. Gradient to the larger input; ties split ½ / ½."""
     if not floating(input, other):
         return torch.maximum(input, other)
-    return _Extremum.apply(input, other, 1)
+    return _maximum(input, other)
 
 
 def minimum(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     """Elementwise min with broadcasting. Gradient to the smaller input; ties split ½ / ½."""
     if not floating(input, other):
         return torch.minimum(input, other)
-    return _Extremum.apply(input, other, -1)
+    return _minimum(input, other)
 
 
 # ----------------------------------------------------------------------------- clip
-class _ClipNumbers(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, x, lo, hi):
-        y = torch.clamp(x, lo, hi)
-        ctx.save_for_backward(x)
-        ctx.bounds = (lo, hi)
-        return y
+def _inside(x, lo, hi) -> _Tensor:
+    inside = torch.ones_like(x, dtype=torch.bool)
+    if lo is not None:
+        inside &= x > lo
+    if hi is not None:
+        inside &= x < hi
+    if lo is not None and hi is not None and lo > hi:
+        inside = torch.zeros_like(inside)
+    return inside
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        lo, hi = ctx.bounds
-        inside = torch.ones_like(x, dtype=torch.bool)
-        if lo is not None:
-            inside &= x > lo
-        if hi is not None:
-            inside &= x < hi
-        if lo is not None and hi is not None and lo > hi:
-            inside.zero_()
-        if torch.is_grad_enabled():
-            return R.where(inside, g, 0.0), None, None
-        return torch.where(inside, g, 0.0), None, None
+
+_clip_numbers = register(elementwise(
+    "clip_numbers", torch.clamp, (lambda ns, x, y, lo, hi: _mask(_inside(x, lo, hi), x),),
+    saves=(0,), grads=(lambda ns, g, x, y, lo, hi: ns.where(_inside(x, lo, hi), g, 0.0),),
+    derivative="g where lo < x < hi else 0 (number bounds)",
+    convention="at a number bound: 0 (rule 4)"))
 
 
 def clip(input: torch.Tensor, min=None, max=None) -> torch.Tensor:
@@ -133,7 +120,7 @@ def clip(input: torch.Tensor, min=None, max=None) -> torch.Tensor:
     hi_n = None if isinstance(max, _Tensor) else max
     out = input
     if lo_n is not None or hi_n is not None:
-        out = _ClipNumbers.apply(out, lo_n, hi_n)
+        out = _clip_numbers(out, lo_n, hi_n)
     if isinstance(min, _Tensor):
         out = maximum(out, min)
     if isinstance(max, _Tensor):

@@ -7,11 +7,9 @@
   ``0 * anything = 0`` (contract rule 3). IEEE multiplication gives NaN exactly when a factor is
   NaN or when ``0`` meets ``inf``, so the common case costs one ``isnan`` pass and one ``any``;
   the masks are only built when a NaN is actually present.
-* :func:`szmul` is the same product as a differentiable operation, used by the backward formulas
-  when ``create_graph=True``, so that double backward keeps the contract too.
-* :data:`R` and :data:`T` are the two namespaces the derivative rules in ``_rules.py`` are written
-  against: ``R`` holds the robust operations (used when the backward itself is differentiated),
-  ``T`` plain torch (the fast path, used when it is not).
+
+The rule registry (``_registry.py``) builds on these: its namespaces ``R``, ``T`` and ``F`` and
+the differentiable strong-zero product ``szmul`` live there.
 """
 
 from __future__ import annotations
@@ -21,12 +19,11 @@ import math
 from typing import Callable, Iterable
 
 import torch
-from torch.autograd import Function
 
-from ..debug import _strong_zero
+from . import _strong_zero
 
-__all__ = ["plain", "has_nan", "all_finite", "strong_", "szmul", "product_grads", "dims_of", "unbroadcast",
-           "is_float", "floating", "R", "T"]
+__all__ = ["plain", "has_nan", "all_finite", "strong_", "dims_of", "unbroadcast", "is_float",
+           "floating", "prod_of"]
 
 _disable = torch._C.DisableTorchFunction
 
@@ -115,102 +112,6 @@ def strong_(r: torch.Tensor, g: torch.Tensor, d=None) -> torch.Tensor:
         _strong_zero.record(fill, g, d)
     r.masked_fill_(fill, 0)
     return r
-
-
-class _SZMul(Function):
-    """``a * b`` with 0 * anything = 0; differentiable to any order."""
-
-    @staticmethod
-    @plain
-    def forward(ctx, a, b):
-        ta, tb = isinstance(a, torch.Tensor), isinstance(b, torch.Tensor)
-        ctx.save_for_backward(a if ta else None, b if tb else None)
-        ctx.scalars = (None if ta else a, None if tb else b)
-        return _szmul_nograd(a, b)
-
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        return product_grads(ctx, g, a, b)
-
-
-def product_grads(ctx, g, a, b):
-    """The gradients of a product ``a * b`` saved by an autograd Function (a Python number
-    operand in ``ctx.scalars``): ``g * b`` and ``g * a`` as strong-zero products, each summed
-    back to its operand's shape; None for an operand that needs no gradient."""
-    sa, sb = ctx.scalars
-    ga = gb = None
-    if ctx.needs_input_grad[0]:
-        ga = unbroadcast(szmul(g, b if b is not None else sb), a)
-    if ctx.needs_input_grad[1]:
-        gb = unbroadcast(szmul(g, a if a is not None else sa), b)
-    return ga, gb
-
-
-@plain
-def _szmul_nograd(a, b):
-    r = a * b
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return strong_(r, a, b)
-    t, s = (a, b) if isinstance(a, torch.Tensor) else (b, a)
-    return strong_(r, t, s) if s == 0 or not math.isfinite(s) else r
-
-
-def szmul(a, b):
-    """Strong-zero product ``a * b`` (0 * inf = 0 * nan = 0), differentiable to any order."""
-    if not torch.is_grad_enabled() and (isinstance(a, torch.Tensor) or
-                                        isinstance(b, torch.Tensor)):
-        # no graph can be recorded (e.g. a backward without create_graph, whose saved tensors
-        # still require grad): the same product without the autograd Function's overhead
-        return _szmul_nograd(a, b)
-    return _SZMul.apply(a, b)
-
-
-class _Namespace:
-    """Attribute access to a set of functions, resolved lazily (the robust ops import late)."""
-
-    def __init__(self, resolve: Callable[[str], Callable]):
-        self._resolve = resolve
-
-    def __getattr__(self, name: str):
-        fn = self._resolve(name)
-        setattr(self, name, fn)
-        return fn
-
-
-def _robust_fn(name: str):
-    from netgrad import ops
-
-    if name == "szmul":
-        return szmul
-    return getattr(ops, name)
-
-
-_TORCH = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b,
-    "neg": lambda a: -a,
-    "szmul": lambda a, b: a * b,
-    "logistic_sigmoid": torch.sigmoid,
-    "ramp": torch.relu,
-}
-
-
-def _torch_fn(name: str):
-    if name in _TORCH:
-        return _TORCH[name]
-    return getattr(torch, name)
-
-
-#: The robust operations, for backward formulas that must themselves be differentiable.
-R = _Namespace(_robust_fn)
-R.fast = False
-#: Plain torch, for the fast path of backward formulas (no graph is being built).
-T = _Namespace(_torch_fn)
-T.fast = True
 
 
 def prod_of(xs: Iterable[int]) -> int:

@@ -1,4 +1,4 @@
-"""Unary elementwise operations, driven by the rules in ``_rules.UNARY``.
+"""Unary elementwise operations, applying the registered rules of ``_rules.py``.
 
 Every function takes a tensor ``x`` of any shape and returns a tensor of the same shape, with the
 same forward values as its torch counterpart. Non-floating inputs (integers, complex) go to torch
@@ -8,58 +8,23 @@ unchanged.
 from __future__ import annotations
 
 import torch
-from torch.autograd import Function
 
-from ._core import R, T, all_finite, is_float, plain, strong_, szmul
+from ._core import is_float
 from ._rules import UNARY
 
 __all__ = ["sqrt", "exp", "log", "log1p", "expm1", "abs", "ramp", "sign", "tanh",
            "logistic_sigmoid", "softplus", "sin", "cos", "sinc"]
 
 
-class _Elementwise(Function):
-    """One rule of ``UNARY`` as an autograd Function: ``(x, rule, *params) -> fn(x, *params)``."""
-
-    @staticmethod
-    @plain
-    def forward(ctx, x, rule, *params):
-        y = rule.fn(x, *params)
-        ctx.rule, ctx.params = rule, params
-        ctx.save_for_backward(x if "x" in rule.saves else None,
-                              y if "y" in rule.saves else None)
-        return y
-
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        rule, params = ctx.rule, ctx.params
-        nones = (None,) * (1 + len(params))
-        if torch.is_grad_enabled():  # create_graph: the backward is built from robust ops
-            if rule.grad is not None:
-                return (rule.grad(g, x, y, R), *nones)
-            return (szmul(g, rule.d(x, y, R, *params)), *nones)
-        if rule.grad is not None:
-            return (rule.grad(g, x, y, T), *nones)
-        if rule.fused is not None:  # torch's fused kernels; non-finite entries: decide below
-            r = rule.fused(g, x, y, *params)
-            if r is not None and all_finite(r):
-                return (r, *nones)
-        if rule.fast is not None:  # d is a fresh tensor: multiply g into it in place
-            r = rule.fast(x, y, *params).mul_(g)
-            return (strong_(r, g, lambda: rule.fast(x, y, *params)), *nones)
-        d = rule.d(x, y, T, *params)
-        return (strong_(g * d, g, d), *nones)
-
-
 def _unary(name: str, torch_fn):
-    rule = UNARY[name]
+    apply = UNARY[name]
 
     def op(x, *params):
         if not isinstance(x, torch.Tensor) or not is_float(x):
             return torch_fn(x, *params)
-        return _Elementwise.apply(x, rule, *params)
+        return apply(x, *params)
 
+    op.__name__ = name
     return op
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, all_finite, plain, strong_, szmul
+from ._core import all_finite, plain, strong_
+from ._registry import R, szmul
 from ._softmax import _slices_nan
 
 __all__ = ["binary_cross_entropy", "cross_entropy"]

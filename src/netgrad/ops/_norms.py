@@ -14,7 +14,8 @@ import math
 import torch
 from torch.autograd import Function
 
-from ._core import R, all_finite, dims_of, plain, prod_of, strong_, szmul
+from ._core import all_finite, dims_of, plain, prod_of, strong_
+from ._registry import R, szmul
 
 __all__ = ["norm", "var", "std", "normalize", "cosine_similarity", "geometric_mean",
            "power_mean"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, dims_of, has_nan, plain, strong_, szmul
+from ._core import dims_of, has_nan, plain, strong_
+from ._registry import R, szmul
 
 __all__ = ["sum", "mean", "prod", "cumprod", "amax", "amin", "logsumexp"]
 

@@ -6,10 +6,12 @@ multiplies the local derivative into ``g`` with ``⊙``, so an exactly-zero cota
 branch of a ``where``, a masked element) and an exactly-zero local derivative (the flat part of
 Ramp, a saturated tanh) always give an exact 0.
 
-The unary rules below are *executable*: ``UNARY[name].d(x, y, ns)`` returns the local derivative,
-written once against a namespace ``ns`` that is either plain torch (the fast path, when the
-backward is not itself differentiated) or the robust operations themselves (when
-``create_graph=True``), so second derivatives keep the contract (rule 8).
+Every rule is *executable*: it is registered in ``_registry.py``, which generates the autograd
+Functions (backward, forward-mode ``jvp``, vmap) from it. A derivative is written once against a
+namespace ``ns`` (``_registry.R``, ``T`` or ``F``): the robust operations themselves when the
+backward is itself differentiated, so second derivatives keep the contract (rule 8); plain torch
+with the strong-zero product ``ns.mul`` otherwise, checked by one read-back (eager CPU) or by
+branch-free masks (traced, ``torch.func``, non-CPU devices). This module holds the unary rules.
 
 The fast paths (no ``create_graph``) compute the same derivatives in fewer passes and fall back
 to the careful formulas whenever a NaN or a non-finite entry shows up: tanh as 4σ(2x)σ(-2x) and
@@ -82,35 +84,45 @@ matmul               g Bᵀ, Aᵀ g (any ranks, broadcasting)        strong zero
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
-__all__ = ["Unary", "UNARY"]
+from ._core import all_finite, strong_
+from ._registry import elementwise, register
+
+__all__ = ["UNARY"]
 
 
-@dataclass(frozen=True)
-class Unary:
-    """An elementwise rule: forward ``fn(x, *params)`` and local derivative ``d(x, y, ns, *params)``.
+def _unary(name: str, fn, d=None, *, saves: str, grad=None, fast=None, fused=None,
+           derivative: str = "", convention: str = ""):
+    """Register the unary rule ``name``: ``fn(x, *params)`` with local derivative
+    ``d(ns, x, y, *params)`` (or ``grad(ns, g, x, y, *params)``, a mask rule). ``fast(x, y,
+    *params)`` computes ``d`` as a fresh tensor in few passes; ``fused(g, x, y, *params)``
+    computes ``g ⊙ d`` with torch's fused kernels or returns None where it does not apply; both
+    are first-order, eager-CPU shortcuts whose result is checked (a non-finite entry falls back
+    to the strong-zero formula)."""
 
-    ``saves`` says which of ``x`` and ``y`` the derivative reads. ``grad`` (optional) replaces
-    ``g ⊙ d`` entirely, for rules that are a mask rather than a product. ``fast`` (optional)
-    computes the same ``d`` as a fresh tensor with as few temporaries as possible (the fast path
-    multiplies ``g`` into it in place). ``fused`` (optional) computes ``g ⊙ d`` itself with
-    torch's fused kernels, or returns None where it does not apply (dtype, parameters); its
-    result is used only when every entry is finite, otherwise the ``fast`` path decides.
-    """
+    def fast_vjp(g, s):
+        x, y, params = s.inputs[0], s.y, s.params
+        if grad is not None:
+            return None
+        if fused is not None:
+            r = fused(g, x, y, *params)
+            if r is not None and all_finite(r):
+                return (r,)
+        if fast is not None:  # d is a fresh tensor: multiply g into it in place
+            r = fast(x, y, *params).mul_(g)
+            return (strong_(r, g, lambda: fast(x, y, *params)),)
+        return None
 
-    fn: Callable
-    d: Callable | None
-    saves: str
-    grad: Callable | None = None
-    fast: Callable | None = None
-    fused: Callable | None = None
+    saved = (0,) if "x" in saves else ()
+    rule = elementwise(name, fn, (d,), saves=saved,
+                       save_output="y" in saves, grads=(grad,), fast=fast_vjp,
+                       derivative=derivative, convention=convention)
+    return register(rule)
 
 
-def _sinc_d(x, y, ns):
+def _sinc_d(ns, x, y):
     # (cos z - sinc x) / x with z = πx; near 0 the series π·z·(-1/3 + z²/30 - z⁴/840 + z⁶/45360
     # - z⁸/3991680), switched at the |z| where truncation and cancellation errors meet.
     z = ns.mul(x, math.pi)
@@ -123,12 +135,12 @@ def _sinc_d(x, y, ns):
     return ns.where(x.abs() < tau / math.pi, series, general)
 
 
-def _softplus_d(x, y, ns, beta, threshold):
+def _softplus_d(ns, x, y, beta, threshold):
     bx = ns.mul(x, beta)
     return ns.where(bx > threshold, 1.0, ns.logistic_sigmoid(bx))
 
 
-def _tanh_d(x, y, ns):
+def _tanh_d(ns, x, y):
     # 1 - y² = (1 - |y|)(1 + |y|), with 1 - |y| = 2σ(-2|x|) computed without cancellation, so
     # the derivative keeps its relative accuracy where tanh saturates (1 - y² would round to 0).
     return ns.mul(ns.mul(ns.logistic_sigmoid(ns.mul(ns.abs(x), -2.0)), 2.0),
@@ -139,7 +151,7 @@ def _tanh_fast(x, y):
     return torch.sigmoid(x.abs().mul_(-2.0)).mul_(2.0).mul_(y.abs().add_(1.0))
 
 
-def _ramp_grad(g, x, y, ns):
+def _ramp_grad(ns, g, x, y):
     if ns.fast:  # one fused pass: g where y > 0 else exactly 0
         return torch.ops.aten.threshold_backward(g, y, 0)
     return ns.where(y > 0, g, 0.0)
@@ -184,32 +196,53 @@ def _softplus_fast(x, y, beta, threshold):
     return bx.sigmoid_().masked_fill_(over, 1.0)
 
 
-def _sign_grad(g, x, y, ns):
+def _sign_grad(ns, g, x, y):
     return torch.zeros_like(g)
 
 
-#: The elementwise rules, by operation name.
-UNARY: dict[str, Unary] = {
-    "sqrt": Unary(torch.sqrt, lambda x, y, ns: ns.div(0.5, y), "y",
-                  fast=lambda x, y: y.reciprocal().mul_(0.5)),
-    "exp": Unary(torch.exp, lambda x, y, ns: y, "y", fast=lambda x, y: y.clone()),
-    "log": Unary(torch.log, lambda x, y, ns: ns.div(1.0, x), "x",
-                 fast=lambda x, y: x.reciprocal()),
-    "log1p": Unary(torch.log1p, lambda x, y, ns: ns.div(1.0, ns.add(x, 1.0)), "x",
-                   fast=lambda x, y: (x + 1.0).reciprocal_()),
-    "expm1": Unary(torch.expm1, lambda x, y, ns: ns.exp(x), "x", fast=lambda x, y: x.exp()),
-    "abs": Unary(torch.abs, lambda x, y, ns: ns.sign(x), "x", fast=lambda x, y: x.sign()),
-    "ramp": Unary(torch.relu, None, "y", grad=_ramp_grad),
-    "sign": Unary(torch.sign, None, "", grad=_sign_grad),
-    "tanh": Unary(torch.tanh, _tanh_d, "xy", fast=_tanh_fast, fused=_tanh_fused),
-    "logistic_sigmoid": Unary(torch.sigmoid, lambda x, y, ns: ns.mul(
-        y, ns.logistic_sigmoid(ns.neg(x))), "xy", fast=lambda x, y: torch.sigmoid(-x).mul_(y),
-        fused=_sigmoid_fused),
-    "softplus": Unary(lambda x, beta, threshold: torch.nn.functional.softplus(
-        x, beta=beta, threshold=threshold), _softplus_d, "x", fast=_softplus_fast,
-        fused=_softplus_fused),
-    "sin": Unary(torch.sin, lambda x, y, ns: ns.cos(x), "x", fast=lambda x, y: x.cos()),
-    "cos": Unary(torch.cos, lambda x, y, ns: ns.neg(ns.sin(x)), "x",
-                 fast=lambda x, y: x.sin().neg_()),
-    "sinc": Unary(torch.sinc, lambda x, y, ns: _sinc_d(x, y, ns), "xy"),
+def _softplus_fn(x, beta, threshold):
+    return torch.nn.functional.softplus(x, beta=beta, threshold=threshold)
+
+
+#: The elementwise rules, by operation name: the callables that apply them.
+UNARY = {
+    "sqrt": _unary("sqrt", torch.sqrt, lambda ns, x, y: ns.div(0.5, y), saves="y",
+                   fast=lambda x, y: y.reciprocal().mul_(0.5),
+                   derivative="g ⊙ 0.5/y", convention="x = 0: +inf (rule 7)"),
+    "exp": _unary("exp", torch.exp, lambda ns, x, y: y, saves="y", fast=lambda x, y: y.clone(),
+                  derivative="g ⊙ y", convention="x = -inf: 0 (kills inf g)"),
+    "log": _unary("log", torch.log, lambda ns, x, y: ns.div(1.0, x), saves="x",
+                  fast=lambda x, y: x.reciprocal(), derivative="g ⊙ 1/x",
+                  convention="x = 0: +inf (rule 7)"),
+    "log1p": _unary("log1p", torch.log1p, lambda ns, x, y: ns.div(1.0, ns.add(x, 1.0)), saves="x",
+                    fast=lambda x, y: (x + 1.0).reciprocal_(), derivative="g ⊙ 1/(1+x)",
+                    convention="x = -1: +inf"),
+    "expm1": _unary("expm1", torch.expm1, lambda ns, x, y: ns.exp(x), saves="x",
+                    fast=lambda x, y: x.exp(), derivative="g ⊙ eˣ (not y + 1)"),
+    "abs": _unary("abs", torch.abs, lambda ns, x, y: ns.sign(x), saves="x",
+                  fast=lambda x, y: x.sign(), derivative="g ⊙ sign(x)",
+                  convention="x = 0: 0 (minimum-norm subgradient)"),
+    "ramp": _unary("ramp", torch.relu, lambda ns, x, y: (y > 0).to(y.dtype), saves="y",
+                   grad=_ramp_grad,
+                   derivative="g where x > 0 else 0", convention="x = 0: 0 (rule 4)"),
+    "sign": _unary("sign", torch.sign, lambda ns, x, y: 0.0, saves="", grad=_sign_grad,
+                   derivative="0",
+                   convention="x = 0: 0"),
+    "tanh": _unary("tanh", torch.tanh, _tanh_d, saves="xy", fast=_tanh_fast, fused=_tanh_fused,
+                   derivative="g ⊙ 2σ(-2|x|)(1 + |y|)",
+                   convention="accurate where 1 - y² rounds to 0"),
+    "logistic_sigmoid": _unary(
+        "logistic_sigmoid", torch.sigmoid,
+        lambda ns, x, y: ns.mul(y, ns.logistic_sigmoid(ns.neg(x))), saves="xy",
+        fast=lambda x, y: torch.sigmoid(-x).mul_(y), fused=_sigmoid_fused,
+        derivative="g ⊙ σ(x)σ(-x)", convention="accurate where 1 - y rounds to 0"),
+    "softplus": _unary("softplus", _softplus_fn, _softplus_d, saves="x", fast=_softplus_fast,
+                       fused=_softplus_fused, derivative="g ⊙ σ(βx); 1 where βx > t",
+                       convention="same threshold as torch"),
+    "sin": _unary("sin", torch.sin, lambda ns, x, y: ns.cos(x), saves="x",
+                  fast=lambda x, y: x.cos(), derivative="g ⊙ cos x"),
+    "cos": _unary("cos", torch.cos, lambda ns, x, y: ns.neg(ns.sin(x)), saves="x",
+                  fast=lambda x, y: x.sin().neg_(), derivative="g ⊙ (-sin x)"),
+    "sinc": _unary("sinc", torch.sinc, _sinc_d, saves="xy",
+                   derivative="g ⊙ (cos πx - sinc x)/x", convention="series near 0; x = 0: 0"),
 }

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch.autograd import Function
 
-from ._core import R, has_nan, plain, strong_, szmul
+from ._core import has_nan, plain, strong_
+from ._registry import R, szmul
 
 __all__ = ["softmax", "log_softmax"]
 

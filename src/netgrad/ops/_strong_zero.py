@@ -5,14 +5,15 @@ netgrad counts, per layer, how often that convention decided a value. The operat
 resolution with one call, made only when :data:`enabled` is true, so that normal runs pay one
 attribute read::
 
-    from netgrad.debug import _strong_zero
+    from netgrad.ops import _strong_zero
     ...
     fill = nan & kill                 # the NaN products that the convention sets to 0
     if _strong_zero.enabled:
         _strong_zero.record(fill, g, d)
     r.masked_fill_(fill, 0)
 
-This module imports nothing from netgrad, so the operations can import it at any time.
+It lives in ops and imports nothing from netgrad, so the operations never import debug;
+the detailed-mode session in ``netgrad.debug`` installs the sink.
 """
 
 from __future__ import annotations

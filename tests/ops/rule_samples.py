@@ -1,0 +1,117 @@
+"""Sample calls for every rule in the registry, used by the PyTorch 2 tests (torch.func,
+torch.compile, the sync-free path).
+
+``SAMPLES[name]`` is a list of ``Sample``s: ``args`` builds the operands and parameters in a
+dtype (tensors that should be differentiated are floating point), and ``call`` applies the
+public operation to them. Each list holds a regular point and the rule's adversarial points
+(zeros, ties, the unused branch of a where, infinities). A rule registered without samples
+fails ``test_every_rule_has_samples``: add its samples here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from netgrad import ops
+from netgrad.ops import _registry
+
+
+@dataclass
+class Sample:
+    args: Callable[[torch.dtype], tuple]
+    call: Callable
+    #: indices of the tensor arguments to differentiate (default: every floating tensor)
+    wrt: tuple[int, ...] | None = None
+    #: whether second derivatives are finite there (hessian / double backward checked)
+    second: bool = True
+    #: "regular" points are also compared with finite-difference-free autograd of torch's own op
+    label: str = ""
+
+    def inputs(self, dtype):
+        a = self.args(dtype)
+        wrt = self.wrt if self.wrt is not None else tuple(
+            i for i, v in enumerate(a) if isinstance(v, torch.Tensor) and v.is_floating_point())
+        return a, wrt
+
+
+def _t(values, dtype):
+    return torch.tensor(values, dtype=dtype)
+
+
+def _u(lo, hi, shape=(3, 4), seed=0):
+    def make(dtype):
+        g = torch.Generator().manual_seed(seed)
+        return (torch.rand(shape, generator=g, dtype=torch.float64).mul(hi - lo).add(lo)
+                .to(dtype),)
+    return make
+
+
+def _unary(name, lo, hi, special=None, second=True):
+    op = getattr(ops, name)
+    out = [Sample(_u(lo, hi), op, label="regular")]
+    if special is not None:
+        out.append(Sample(lambda d: (_t(special, d),), op, second=second, label="special"))
+    return out
+
+
+_INF = math.inf
+
+SAMPLES: dict[str, list[Sample]] = {
+    "sqrt": _unary("sqrt", 0.5, 3.0, [0.0, 1e-30, 4.0], second=False),
+    "exp": _unary("exp", -2.0, 2.0, [-_INF, 0.0, 80.0]),
+    "log": _unary("log", 0.5, 3.0, [0.0, 1e-30, 2.0], second=False),
+    "log1p": _unary("log1p", -0.5, 3.0, [-1.0, 0.0, 1e-8], second=False),
+    "expm1": _unary("expm1", -2.0, 2.0, [-_INF, 0.0, 1e-8]),
+    "abs": _unary("abs", -2.0, 2.0, [0.0, -0.0, 3.0]),
+    "ramp": _unary("ramp", -2.0, 2.0, [0.0, -1.0, 3.0]),
+    "sign": _unary("sign", -2.0, 2.0, [0.0, -1.0, 3.0]),
+    "tanh": _unary("tanh", -2.0, 2.0, [0.0, 20.0, -30.0]),
+    "logistic_sigmoid": _unary("logistic_sigmoid", -3.0, 3.0, [0.0, 40.0, -40.0]),
+    "softplus": [Sample(_u(-3.0, 3.0), ops.softplus, label="regular"),
+                 Sample(lambda d: (_t([0.0, 25.0, -30.0], d), 1.0, 20.0), ops.softplus,
+                        wrt=(0,), label="special")],
+    "sin": _unary("sin", -3.0, 3.0, [0.0, math.pi, -1e-8]),
+    "cos": _unary("cos", -3.0, 3.0, [0.0, math.pi, -1e-8]),
+    "sinc": _unary("sinc", -2.0, 2.0, [0.0, 1e-9, 1.0]),
+    "mul": [Sample(lambda d: (_u(-2, 2)(d)[0], _u(-2, 2, (4,), 1)(d)[0]), ops.mul,
+                   label="regular"),
+            Sample(lambda d: (_t([0.0, 2.0, _INF], d), _t([_INF, 0.0, 3.0], d)), ops.mul,
+                   second=False, label="zero times inf"),
+            Sample(lambda d: (_u(-2, 2)(d)[0], 3.0), ops.mul, label="number")],
+    "szmul": [Sample(lambda d: (_t([0.0, 2.0, 1.5], d), _t([_INF, 0.0, 3.0], d)),
+                     _registry.szmul, second=False, label="zero times inf")],
+    "div": [Sample(lambda d: (_u(-2, 2)(d)[0], _u(0.5, 2, (4,), 1)(d)[0]), ops.div,
+                   label="regular"),
+            Sample(lambda d: (_u(-2, 2)(d)[0], 3.0), ops.div, label="number"),
+            Sample(lambda d: (_t([0.0, 1.0, 2.0], d), _t([1.0, _INF, 4.0], d)), ops.div,
+                   second=False, label="infinite divisor")],
+    "pow": [Sample(lambda d: (_u(0.5, 2)(d)[0], _u(0.5, 3, (4,), 1)(d)[0]), ops.pow,
+                   label="regular"),
+            Sample(lambda d: (_t([0.0, 2.0, 3.0], d), _t([0.0, 0.5, 2.0], d)), ops.pow,
+                   second=False, label="x = 0 and p = 0"),
+            Sample(lambda d: (_u(-2, 2)(d)[0], 2.0), ops.pow, label="number exponent")],
+    "where": [Sample(lambda d: (_t([True, False, True], torch.bool), _t([1.0, -1.0, 4.0], d),
+                                _t([2.0, 3.0, -1.0], d)), ops.where, label="regular"),
+              Sample(lambda d: (_t([1.0, -1.0, 4.0], d),),
+                     lambda x: ops.where(x > 0, ops.sqrt(x), 0.0), label="where trap")],
+    "maximum": [Sample(lambda d: (_t([1.0, 2.0, 3.0], d), _t([3.0, 2.0, 1.0], d)),
+                       ops.maximum, label="tie")],
+    "minimum": [Sample(lambda d: (_t([1.0, 2.0, 3.0], d), _t([3.0, 2.0, 1.0], d)),
+                       ops.minimum, label="tie")],
+    "clip_numbers": [Sample(lambda d: (_t([-2.0, -1.0, 0.5, 1.0, 3.0], d), -1.0, 1.0),
+                            ops.clip, wrt=(0,), label="at the bounds")],
+}
+
+
+def samples():
+    """(rule name, index, sample) for every sample, for pytest parametrization."""
+    return [(name, i, s) for name, ss in SAMPLES.items() for i, s in enumerate(ss)]
+
+
+def sample_id(item) -> str:
+    name, i, s = item
+    return f"{name}-{s.label or i}"
