@@ -19,3 +19,19 @@ def test_readme_examples_run(capsys):
     assert "1.6510e-30" in out
     assert "\nTrue\n" in out                      # finite Power gradients on all-zero windows
     assert "15 max_training_rounds=15 reached" in out
+    assert "(3, 64, 64) False True" in out          # the red-channel NetPortGradient example
+    assert namespace["label"] in ("circle", "square", "triangle") and len(namespace["top"]) == 2
+
+
+def test_readme_pictures_come_from_the_figure_script(tmp_path):
+    """The README shows docs/figures/*.png; the script that writes them runs and writes them."""
+    import runpy
+    from PIL import Image
+    shown = re.findall(r"!\[[^\]]*\]\((docs/figures/[^)]+\.png)\)", README.read_text())
+    assert sorted(shown) == ["docs/figures/net_graph.png", "docs/figures/red_channel_gradient.png"]
+    script = README.parent / "docs" / "figures" / "make_figures.py"
+    assert runpy.run_path(str(script))["main"]([str(tmp_path)]) == 0
+    for rel in shown:
+        with Image.open(tmp_path / pathlib.Path(rel).name) as fresh, \
+                Image.open(README.parent / rel) as committed:
+            assert fresh.size == committed.size        # the committed picture is this script's

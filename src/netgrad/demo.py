@@ -10,7 +10,8 @@ import numpy as np
 from . import (AggregationLayer, All, ElementwiseLayer, LinearLayer, NetChain, NetGraph,
                NetInitialize, NetPortGradient, ThreadingLayer)
 
-__all__ = ["run_demo", "seed_net", "workaround_graph"]
+__all__ = ["run_demo", "run_pictures", "seed_net", "workaround_graph", "sample_image",
+           "red_channel_net", "classifier_graph", "write_figures"]
 
 SEED_POINTS = ([4.0, 2.0], [4.0, -2.0], [-4.0, -2.0])
 
@@ -119,4 +120,27 @@ def write_figures(folder) -> list[str]:
     fig = plot.net_graph(classifier_graph())
     paths.append(os.path.join(folder, "net_graph.png"))
     fig.savefig(paths[-1], dpi=100)
+    return paths
+
+
+def run_pictures(folder=None, print_fn=print) -> list[str]:
+    """The demo's pictures: Wolfram's red-channel NetPortGradient example and a drawn NetGraph,
+    written to ``folder`` (default: a new temporary folder); prints what it shows and the paths."""
+    import importlib.util
+    import tempfile
+    print_fn("")
+    net, img = red_channel_net(), sample_image()
+    g = net(img, NetPortGradient("Input"))
+    print_fn("Wolfram's NetPortGradient example: a PoolingLayer chained to a PartLayer that "
+             "extracts the red channel,")
+    print_fn(f"on a generated 64×64 image: the input gradient has shape {g.shape}; red "
+             f"{'≥ 0' if (g[0] >= 0).all() else 'has negative values'} (sum {g[0].sum():.0f}, "
+             f"one per pooled output), green and blue {'all 0' if not g[1:].any() else 'not 0'}.")
+    if importlib.util.find_spec("matplotlib") is None:
+        print_fn("(pip install matplotlib to draw the pictures)")
+        return []
+    paths = write_figures(folder or tempfile.mkdtemp(prefix="netgrad-figures-"))
+    print_fn("Pictures (the gradient beside the image; a NetGraph drawn with its nested nets):")
+    for p in paths:
+        print_fn(f"  {p}")
     return paths

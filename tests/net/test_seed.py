@@ -64,10 +64,12 @@ def test_seed_net_with_many_zero_factors_is_exact():
     np.testing.assert_array_equal(net([3, 2, 5], NetPortGradient("Input")), [10, 15, 6])
 
 
-def test_demo_runs(capsys):
+def test_demo_runs(capsys, tmp_path):
     from netgrad.__main__ import main
-    assert main([]) == 0
+    assert main(["--figures", str(tmp_path)]) == 0
     out = capsys.readouterr().out
+    for name in ("red_channel_gradient.png", "net_graph.png"):   # the demo's pictures
+        assert str(tmp_path / name) in out and (tmp_path / name).stat().st_size > 5000
     assert "8.0" in out and "[0. 0.]" in out and "NetPortGradient" in out
     assert not re.search(r"\b(nan|inf)\b", out)  # numpy prints non-finite values this way
 

@@ -155,10 +155,10 @@ def net_graph(net: Any, *, title: str | None = None) -> Any:
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     lay = layout_graph(net)
     head = title if title is not None else type(net).__name__
-    fig = new_figure(max(lay.width, 2.5), lay.height + 0.35)
+    fig = new_figure(max(lay.width, 2.5), lay.height)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, max(lay.width, 2.5))
-    ax.set_ylim(lay.height + 0.35, 0)  
+    ax.set_ylim(lay.height, 0)  
     ax.axis("off")
     ax.text(0.12, 0.12, head, fontsize=_FONT + 2, fontweight="bold", va="top", ha="left")
     # groups first (behind), outermost first
