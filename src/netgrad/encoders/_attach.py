@@ -46,19 +46,16 @@ def check_placement(net, encoders: Mapping[str, NetEncoder],
                     decoders: Mapping[str, NetDecoder]) -> None:
     """Encoders sit on input ports, decoders on output ports (checked before shapes are)."""
     kind = type(net).__name__
-    ins, outs = net.input_names(), net.output_names()
-    for port, enc in encoders.items():
-        if port not in ins:
-            raise NetKeyError(f"an encoder sits on an input port; {kind} has inputs {list(ins)}",
-                              where=f'{kind}, port "{port}"', got=f"got {enc!r}",
-                              fix="put decoders (NetDecoder) on output ports"
-                              if port in outs else f"use one of {list(ins)}")
-    for port, dec in decoders.items():
-        if port not in outs:
-            raise NetKeyError(f"a decoder sits on an output port; {kind} has outputs {list(outs)}",
-                              where=f'{kind}, port "{port}"', got=f"got {dec!r}",
-                              fix="put encoders (NetEncoder) on input ports"
-                              if port in ins else f"use one of {list(outs)}")
+    ins, outs = list(net.input_names()), list(net.output_names())
+    for coders, ports, side, other, others in ((encoders, ins, "an encoder", "input", outs),
+                                               (decoders, outs, "a decoder", "output", ins)):
+        for port, coder in coders.items():
+            if port not in ports:
+                swap = "put decoders (NetDecoder) on output ports" if other == "input" else \
+                    "put encoders (NetEncoder) on input ports"
+                raise NetKeyError(f"{side} sits on an {other} port; {kind} has {other}s {ports}",
+                                  where=f'{kind}, port "{port}"', got=f"got {coder!r}",
+                                  fix=swap if port in others else f"use one of {ports}")
 
 
 def check_coders(net, encoders: Mapping[str, NetEncoder], decoders: Mapping[str, NetDecoder]) -> None:

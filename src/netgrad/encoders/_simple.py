@@ -20,13 +20,12 @@ def _is_batch(value: Any) -> bool:
     return isinstance(value, (list, tuple)) or isinstance(value, np.ndarray) and value.ndim >= 1
 
 
-class ScalarEncoder(NetEncoder):
-    """``NetEncoder("Scalar")``: a real number → a float32 scalar; a list of numbers is a batch."""
+class _OneValue(NetEncoder):
+    """Encoders of one number per example: a float32 scalar; a list (or 1-D array) is a batch."""
 
-    kind = "Scalar"
     shape = ()
 
-    def __init__(self, kind: str = "Scalar") -> None:
+    def __init__(self, kind: str = "") -> None:
         pass
 
     def is_batch(self, value: Any) -> bool:
@@ -35,34 +34,37 @@ class ScalarEncoder(NetEncoder):
     def encode_one(self, value: Any) -> np.ndarray:
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value.item()
+        return np.asarray(self.number(value), dtype=np.float32)
+
+    def number(self, value: Any) -> float:
+        raise NotImplementedError
+
+
+class ScalarEncoder(_OneValue):
+    """``NetEncoder("Scalar")``: a real number → a float32 scalar; a list of numbers is a batch."""
+
+    kind = "Scalar"
+
+    def number(self, value: Any) -> float:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise NetTypeError("a scalar is a real number", where=self.where,
                                got=f"got {type(value).__name__} {short_repr(value)}",
                                fix='for True/False use NetEncoder("Boolean")'
                                if isinstance(value, (bool, np.bool_)) else "pass a float")
-        return np.asarray(value, dtype=np.float32)
+        return float(value)
 
 
-class BooleanEncoder(NetEncoder):
+class BooleanEncoder(_OneValue):
     """``NetEncoder("Boolean")``: True → 1.0, False → 0.0 (float32 scalars); a list is a batch."""
 
     kind = "Boolean"
-    shape = ()
 
-    def __init__(self, kind: str = "Boolean") -> None:
-        pass
-
-    def is_batch(self, value: Any) -> bool:
-        return _is_batch(value)
-
-    def encode_one(self, value: Any) -> np.ndarray:
-        if isinstance(value, np.ndarray) and value.ndim == 0:
-            value = value.item()
+    def number(self, value: Any) -> float:
         if not isinstance(value, (bool, np.bool_)):
             raise NetTypeError("a boolean encoder takes True or False", where=self.where,
                                got=f"got {type(value).__name__} {short_repr(value)}",
                                fix="pass bool(x), or use NetEncoder(\"Scalar\") for numbers")
-        return np.asarray(1.0 if value else 0.0, dtype=np.float32)
+        return 1.0 if value else 0.0
 
 
 class FunctionEncoder(NetEncoder):
