@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from ._errors import NetKeyError, NetTypeError, NetValueError
+from ._module import NetModule
 
 __all__ = ["NetPortGradient", "All", "Target", "resolve_gradient", "all_gradient_specs"]
 
@@ -96,10 +97,9 @@ class Target:
     name: str = ""
 
 
-def _available(net) -> str:
-    from .layers import Layer
+def _available(net: NetModule) -> str:
     ins = [p for p in net.input_names() if p not in net.integer_ports()]
-    arrays = [(path[-1] if isinstance(net, Layer) else path) for path, _, _ in net.named_arrays()]
+    arrays = [(path[-1] if len(path) == 1 else path) for path, _, _ in net.named_arrays()]
     text = f"input ports {ins}"
     if arrays:
         shown = arrays[:12]
@@ -107,10 +107,13 @@ def _available(net) -> str:
     return text
 
 
-def resolve_gradient(net, spec: NetPortGradient) -> Target:
-    """Find what ``spec`` names in ``net``, or raise an error that lists what is available."""
-    from .layers import Layer
-    from .net._graph import NetGraph
+def resolve_gradient(net: NetModule, spec: NetPortGradient) -> Target:
+    """Find what ``spec`` names in ``net``, or raise an error that lists what is available.
+
+    Works on any :class:`~netgrad._module.NetModule` through its ports, ``named_arrays()`` and
+    vertices (``vertex_names()``, ``vertex_name(ref)``, ``net[name]``): a layer's arrays are
+    named by their name, a net's by their path.
+    """
     kind = type(net).__name__
     s = spec.spec
     if isinstance(s, str):
@@ -125,10 +128,10 @@ def resolve_gradient(net, spec: NetPortGradient) -> Target:
                                 "inputs and arrays", where=kind, got=f"got {spec!r}",
                                 fix=f'impose a gradient at it with {{NetPortGradient("{s}"): g}} '
                                     f"in the data, and ask for one of {_available(net)}")
-        if isinstance(net, Layer) and s in net.array_names:
+        if not net.vertex_names() and s in _own_arrays(net):
             return _array_target(net, (s,), net, s, spec)
         fix = f"ask for one of {_available(net)}"
-        if isinstance(net, NetGraph):
+        if net.vertex_names():
             matches = [path for path, _, name in net.named_arrays() if name == s]
             if matches:
                 fix = f"arrays of a net are named by path, e.g. NetPortGradient({matches[0]!r})"
@@ -137,34 +140,42 @@ def resolve_gradient(net, spec: NetPortGradient) -> Target:
     if isinstance(s, tuple):
         node, canon = net, []
         for i, part in enumerate(s[:-1]):
-            if not isinstance(node, NetGraph):
+            names = node.vertex_names()
+            if not names:
                 raise NetKeyError(f"{'/'.join(canon) or kind} is a layer, so the path cannot go "
                                   f"further", where=kind, got=f"got {spec!r}",
-                                  fix=f"its arrays are {list(node.array_names)}")
+                                  fix=f"its arrays are {_own_arrays(node)}")
             try:
-                name = node._vertex(part)
+                name = node.vertex_name(part)
             except NetKeyError:
                 raise NetKeyError(f"no vertex {part!r} at step {i + 1} of the path", where=kind,
                                   got=f"got {spec!r}",
-                                  fix=f"vertices there are {node.vertex_names()} "
-                                      f"(or positions 0 to {len(node) - 1})") from None
+                                  fix=f"vertices there are {names} "
+                                      f"(or positions 0 to {len(names) - 1})") from None
             canon.append(name)
-            node = node.vertices[name]
+            node = node.vertex(name)
         last = s[-1]
-        if isinstance(node, NetGraph):
+        if node.vertex_names():
             raise NetKeyError("the path ends at a net, not at an array", where=kind,
                               got=f"got {spec!r}",
                               fix=f"continue the path with one of {node.vertex_names()}")
-        if last not in node.array_names:
+        own = _own_arrays(node)
+        if last not in own:
             raise NetKeyError(f'{type(node).__name__} "{"/".join(canon)}" has no array {last!r}',
                               where=kind, got=f"got {spec!r}",
-                              fix=f"its arrays are {list(node.array_names)}" if node.array_names
+                              fix=f"its arrays are {own}" if own
                               else "this layer has no learned arrays")
         return _array_target(net, tuple(canon) + (last,), node, last, spec)
     raise NetTypeError("All is expanded by the caller", got=f"got {spec!r}")
 
 
-def _array_target(net, path, layer, name, spec) -> Target:
+def _own_arrays(layer: NetModule) -> list[str]:
+    """The array names of a layer (its ``named_arrays()`` paths have one part)."""
+    return [path[0] for path, _, _ in layer.named_arrays() if len(path) == 1]
+
+
+def _array_target(net: NetModule, path: tuple[str, ...], layer: Any, name: str,
+                  spec: NetPortGradient) -> Target:
     p = getattr(layer, name)
     if p is not None and not p.requires_grad:
         raise NetValueError(f'array "{name}" is fixed (not learned), so it has no gradient',
@@ -173,14 +184,13 @@ def _array_target(net, path, layer, name, spec) -> Target:
     return Target("array", path=path, layer=layer, name=name)
 
 
-def all_gradient_specs(net) -> list[NetPortGradient]:
+def all_gradient_specs(net: NetModule) -> list[NetPortGradient]:
     """The specs ``All`` expands to: real inputs, then learned arrays, in net order."""
-    from .layers import Layer
     specs = [NetPortGradient(p) for p in net.input_names() if p not in net.integer_ports()]
     for path, layer, name in net.named_arrays():
         p = getattr(layer, name)
         if p is None or not p.requires_grad:
             continue
-        specs.append(NetPortGradient(path[-1] if isinstance(net, Layer) else path))
+        specs.append(NetPortGradient(path[-1] if not net.vertex_names() else path))
     return specs
 

@@ -191,9 +191,9 @@ def check_config_round_trip(layer: Layer) -> Layer:
     rebuilt = layer_from_json(type(layer), text)
     assert type(rebuilt) is type(layer)
     assert config_as_json(rebuilt) == text
-    declared = {p: s for p, s in layer._declared.items() if s is not None}
-    assert {p: s for p, s in rebuilt._declared.items() if s is not None} == declared, \
-        f"declared shapes {declared} came back as {rebuilt._declared}"
+    declared = layer.declared_port_shapes()
+    assert rebuilt.declared_port_shapes() == declared, \
+        f"declared shapes {declared} came back as {rebuilt.declared_port_shapes()}"
     assert rebuilt.input_names() == layer.input_names()
     assert rebuilt.output_names() == layer.output_names()
     for p in layer.input_names() + layer.output_names():

@@ -36,8 +36,7 @@ def assert_same_structure(a, b):
     assert a.input_names() == b.input_names() and a.output_names() == b.output_names()
     for p in a.input_names() + a.output_names():
         assert a.port_shape(p) == b.port_shape(p), p
-    assert {p: s for p, s in a._declared.items() if s is not None} == \
-        {p: s for p, s in b._declared.items() if s is not None}
+    assert a.declared_port_shapes() == b.declared_port_shapes()
     assert a.training == b.training
     if isinstance(a, NetGraph):
         assert a.vertex_names() == b.vertex_names() and a.edges() == b.edges()
@@ -45,7 +44,7 @@ def assert_same_structure(a, b):
             assert_same_structure(va, vb)
         return
     assert a.get_config().keys() == b.get_config().keys()
-    assert a._uninitialized == b._uninitialized
+    assert [a.array_state(n) for n in a.array_names] == [b.array_state(n) for n in b.array_names]
     for name in a.array_names:
         pa, pb = getattr(a, name), getattr(b, name)
         assert (pa is None) == (pb is None), name

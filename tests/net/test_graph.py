@@ -96,7 +96,7 @@ def test_chain_mismatch_and_declared_output():
 
 
 def test_wiring_errors():
-    with pytest.raises(ng.NetKeyError, match=r"vertex that does not exist.*'c'.*\['a', 'b'\]"):
+    with pytest.raises(ng.NetKeyError, match=r"has no vertex 'c'.*\['a', 'b'\]"):
         NetGraph({"a": "Sin", "b": "Cos"}, [("a", "c")])
     with pytest.raises(ng.NetValueError, match="cycle"):
         NetGraph({"a": ThreadingLayer("Plus"), "b": "Sin"},
@@ -145,7 +145,8 @@ def test_uninitialized_arrays_say_how_to_initialize():
         NetInitialize(NetChain([LinearLayer(2)]))
     # NetInitialize returns a copy and leaves the argument alone
     init = NetInitialize(net, seed=1)
-    assert net[0]._uninitialized and not init[0]._uninitialized
+    assert not net.is_initialized() and net[0].array_state("Weights") == "uninitialized"
+    assert init.is_initialized() and init[0].array_state("Weights") == "set"
     assert np.isfinite(init([1, 2, 3])).all()
     again = NetInitialize(net, seed=1)
     torch.testing.assert_close(init[0].Weights, again[0].Weights, rtol=0, atol=0)

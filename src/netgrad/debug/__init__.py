@@ -10,13 +10,18 @@
 * :func:`count_host_syncs`: how many values a block of code reads back to the host.
 """
 
+from ..net._evaluate import register_nonfinite_checker
+from . import _provenance
 from ._check import GradientCheck, GradientCheckResult, check_gradients
 from ._detailed import DetailedSession, StrongZeroCount, detailed
+from ._finite import all_finite
 from ._locate import locate_nonfinite
-from ._provenance import all_finite
 from ._report import NonFiniteReport
 from ._settings import NonFiniteWarning, get_nonfinite, nonfinite, set_nonfinite
 from ._syncs import HostSyncs, count_host_syncs
+
+# Every evaluation checks its outputs and gradients with the provenance checker.
+register_nonfinite_checker(_provenance)
 
 __all__ = [
     "set_nonfinite", "get_nonfinite", "nonfinite", "NonFiniteWarning",

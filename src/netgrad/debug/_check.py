@@ -10,7 +10,6 @@ have no derivative to compare with.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +18,9 @@ import torch
 
 from .._errors import NetTypeError
 from ..gradient import All, NetPortGradient
+from ..net._evaluate import run
+from ..net._record import EvaluationRecord, build_record
 from ._report import fmt_index
-from ._settings import nonfinite
 
 __all__ = ["check_gradients", "GradientCheck", "GradientCheckResult"]
 
@@ -86,19 +86,10 @@ class GradientCheckResult:
         return "\n".join([head] + [f"  {c}" for c in self.checks])
 
 
-def _objective(net, data: dict, imposed: dict) -> float:
-    outs = net(data, list(net.output_names()), precision="float64")
-    total = 0.0
-    for port, y in outs.items():
-        if not torch.is_tensor(y) or not y.is_floating_point():
-            continue
-        if imposed:
-            if port not in imposed:
-                continue
-            total += float((y * imposed[port]).sum())
-        else:
-            total += float(y.sum())
-    return total
+def _objective(record: EvaluationRecord) -> float:
+    """``Σ_ports Σ g · output`` with the record's cotangents ``g`` (inside ``record.running()``)."""
+    outputs = record.net.run_ports(record.tensors)
+    return sum(float((outputs[p] * g).sum()) for p, g in record.cotangents(outputs).items())
 
 
 def check_gradients(net, data: Any, specs: Any = All, *, step: float = 1e-6, atol: float = 1e-6,
@@ -107,7 +98,8 @@ def check_gradients(net, data: Any, specs: Any = All, *, step: float = 1e-6, ato
     """Compare ``net(data, NetPortGradient(spec))`` with central finite differences in float64.
 
     Args:
-        net: an initialized net or layer (it is not modified; a float64 copy is used).
+        net: an initialized net or layer (it is not modified: float64 copies of its arrays are
+            evaluated and perturbed).
         data: as for evaluation: an array-like or a dict of port → data (one example or a
             batch); may include ``{NetPortGradient("Output"): g}`` to check a vector-Jacobian
             product.
@@ -122,46 +114,26 @@ def check_gradients(net, data: Any, specs: Any = All, *, step: float = 1e-6, ato
     Returns:
         A :class:`GradientCheckResult`: ``result.ok``, and ``print(result)`` for the table.
     """
-    from ..gradient import all_gradient_specs
-    from ..net._evaluate import _split_data
-
-    net64 = copy.deepcopy(net).to(torch.float64)
-    inputs, imposed_raw = _split_data(net64, data)
-    ints = net64.integer_ports()
-    tensors = {p: (torch.as_tensor(np.asarray(v) if not torch.is_tensor(v) else v).detach()
-                   .to(torch.long if p in ints else torch.float64).clone())
-               for p, v in inputs.items()}
-    imposed = {p: torch.as_tensor(np.asarray(g) if not torch.is_tensor(g) else g,
-                                  dtype=torch.float64) for p, g in imposed_raw.items()}
-    if specs is All or (isinstance(specs, NetPortGradient) and specs.spec is All):
-        spec_list = all_gradient_specs(net64)
-    elif isinstance(specs, (list, tuple)) and not (isinstance(specs, tuple) and specs and
-                                                 isinstance(specs[-1], str) and
-                                                 all(isinstance(s, (str, int)) for s in specs)):
-        spec_list = [s if isinstance(s, NetPortGradient) else NetPortGradient(s) for s in specs]
-    elif isinstance(specs, (str, tuple, NetPortGradient)):
-        spec_list = [specs if isinstance(specs, NetPortGradient) else NetPortGradient(specs)]
-    else:
+    if not (specs is All or isinstance(specs, (str, tuple, list, NetPortGradient))):
         raise NetTypeError("specs is All, a spec, or a list of specs", where="check_gradients",
-                           got=f"got {type(specs).__name__} {specs!r}")
-
-    def full(d: dict) -> dict:
-        out: dict = dict(d)
-        out.update({NetPortGradient(p): g for p, g in imposed.items()})
-        return out
-
-    from ..gradient import resolve_gradient
-    analytic = net64(full(tensors), list(spec_list), precision="float64", mode=mode)
+                           got=f"got {type(specs).__name__} {specs!r}",
+                           fix='e.g. check_gradients(net, x, ["Input", ("lin", "Weights")])')
+    # The net is evaluated in float64 on copies of its arrays, which the differences perturb.
+    record = build_record(net, data, specs, precision="float64", mode=mode, copy_arrays=True,
+                          names_are_gradients=True)
+    record.tensors = {p: t.detach().clone(memory_format=torch.contiguous_format)
+                      .requires_grad_(t.requires_grad) for p, t in record.tensors.items()}
+    _, analytic = run(record)
     gen = np.random.default_rng(seed)
     checks = []
-    with torch.no_grad(), nonfinite("ignore"):
-        for spec in spec_list:
-            target = resolve_gradient(net64, spec)
+    with torch.no_grad(), record.running():
+        for spec, target in record.targets.items():
             if target.kind == "input":
-                x = tensors[target.port]
+                x = record.tensors[target.port]
+                x = x if record.batch else x[0]
             else:
-                x = getattr(target.layer, target.name).data
-            a = torch.as_tensor(analytic[spec], dtype=torch.float64).reshape(x.shape)
+                x = getattr(target.layer, target.name)
+            a = analytic[spec].detach().to("cpu", torch.float64).reshape(x.shape)
             n_total = x.numel()
             picks = np.arange(n_total) if max_elements is None or n_total <= max_elements else \
                 np.sort(gen.choice(n_total, size=max_elements, replace=False))
@@ -171,9 +143,9 @@ def check_gradients(net, data: Any, specs: Any = All, *, step: float = 1e-6, ato
                 orig = float(flat[i])
                 h = step * max(1.0, abs(orig))
                 flat[i] = orig + h
-                fp = _objective(net64, full(tensors), imposed)
+                fp = _objective(record)
                 flat[i] = orig - h
-                fm = _objective(net64, full(tensors), imposed)
+                fm = _objective(record)
                 flat[i] = orig
                 num[j] = (fp - fm) / (2 * h)
             an = a.reshape(-1).numpy()[picks]

@@ -23,7 +23,10 @@ from typing import Any
 
 import torch
 
+from .._module import NetModule
+from ..net._graph import NetGraph
 from ..ops import _strong_zero
+from ._finite import all_finite
 
 __all__ = ["detailed", "DetailedSession", "StrongZeroCount", "active_session"]
 
@@ -107,16 +110,12 @@ class DetailedSession:
 
     # ---- module hooks ----------------------------------------------------------------------
     def _pre(self, module, args) -> None:
-        from ..net._module import NetModule
         if isinstance(module, NetModule) and not self._paused:
             if not self._stack:
                 self._bad = None
             self._stack.append(module)
 
     def _post(self, module, args, output) -> None:
-        from ._provenance import all_finite as _all_finite
-        from ..net._graph import NetGraph
-        from ..net._module import NetModule
         if self._paused or not isinstance(module, NetModule) or not self._stack or \
                 self._stack[-1] is not module:
             return
@@ -127,9 +126,9 @@ class DetailedSession:
             if seq:
                 self._seq.append(max(seq))
                 self._owners.append((self._path(), type(module).__name__))
-            if self._bad is None and not _all_finite(outs.values()):
+            if self._bad is None and not all_finite(outs.values()):
                 for p, t in outs.items():
-                    if not _all_finite([t]):
+                    if not all_finite([t]):
                         ins = dict(zip(module.input_names(), (a.detach() for a in args)))
                         self._bad = _EagerBad(self._path(), module, ins, p, t.detach())
                         break

@@ -16,13 +16,17 @@ can be checked on its own:
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from ..gradient import NetPortGradient, Target
+from ..layers import Layer
+from ..net._graph import NetGraph
+from ..net._record import EvaluationRecord, batch_record
+from ._finite import all_finite
 from ._primitive import FirstNonFinite, describe_origin, node_function, pick
 from ._report import NonFiniteReport, count_bad, fmt_index, fmt_value
 
@@ -43,8 +47,6 @@ class Call:
 
 def flatten(net) -> tuple[list[Call], dict[str, Key]]:
     """The net's layer calls in evaluation order, and the key of each net output."""
-    from ..net._graph import NetGraph
-
     calls: list[Call] = []
 
     def walk(graph, in_keys: Mapping[str, Key], prefix: tuple[str, ...]) -> dict[str, Key]:
@@ -70,8 +72,6 @@ def flatten(net) -> tuple[list[Call], dict[str, Key]]:
 
 
 def _arrays(layer) -> dict[str, torch.Tensor]:
-    from ..layers import Layer
-
     if not isinstance(layer, Layer):
         return {}
     out = {}
@@ -83,19 +83,7 @@ def _arrays(layer) -> dict[str, torch.Tensor]:
 
 
 def _finite(t: torch.Tensor | None) -> bool:
-    return t is None or not t.is_floating_point() or bool(torch.isfinite(t).all())
-
-
-@contextlib.contextmanager
-def _precision(net, dtype: torch.dtype | None):
-    """Evaluate the net's arrays in ``dtype`` (as evaluation does), without touching the net."""
-    params = dict(net.named_parameters())
-    if dtype is None or all(p.dtype == dtype for p in params.values()):
-        yield
-        return
-    swapped = {n: p.detach().to(dtype).requires_grad_(p.requires_grad) for n, p in params.items()}
-    with torch.nn.utils.stateless._reparametrize_module(net, swapped):
-        yield
+    return all_finite([t])
 
 
 def _values_at(ins: Mapping[str, torch.Tensor], shape, index, batch: bool) -> dict[str, Any]:
@@ -148,13 +136,13 @@ def _bad_tensor_report(phase: str, net, t: torch.Tensor, batch: bool,
 
 
 # ---- forward -----------------------------------------------------------------------------------
-def locate_forward(net, inputs: Mapping[str, torch.Tensor], *, batch: bool = True,
-                   dtype: torch.dtype | None = None, seen_at: str = "") -> NonFiniteReport | None:
-    """Re-run ``net`` forward layer by layer on batched ``inputs``; the report of the first
+def locate_forward(record: EvaluationRecord, *, seen_at: str = "") -> NonFiniteReport | None:
+    """Re-run the record's net forward layer by layer on its inputs; the report of the first
     non-finite value, or None when every output is finite."""
+    net, batch = record.net, record.batch
     calls, _ = flatten(net)
-    vals: dict[Key, torch.Tensor] = {("in", p): t.detach() for p, t in inputs.items()}
-    with _precision(net, dtype), torch.no_grad():
+    vals: dict[Key, torch.Tensor] = {("in", p): t.detach() for p, t in record.tensors.items()}
+    with record.arrays_in_use(), torch.no_grad():
         for call in calls:
             ins = {p: vals[k] for p, k in call.ins.items()}
             outs = call.layer.run_ports(ins)
@@ -223,23 +211,18 @@ class _Event:
     gouts: dict[str, torch.Tensor]
 
 
-def locate_backward(net, inputs: Mapping[str, torch.Tensor],
-                    output_grads: Mapping[str, torch.Tensor] | None = None, *,
-                    wrt: list | None = None, batch: bool = True, dtype: torch.dtype | None = None,
+def locate_backward(record: EvaluationRecord, *, wrt: list[Target] | None = None,
                     seen_at: str = "") -> NonFiniteReport | None:
     """Re-run forward and backward layer by layer; the report of the origin of the first
-    non-finite gradient among ``wrt`` (targets as resolved by :func:`netgrad.gradient.resolve_gradient`;
-    default: every learned array and every real input), or None when all are finite.
-
-    ``output_grads`` maps output ports to cotangents (default: ones, as NetPortGradient does).
-    """
-    from ..gradient import NetPortGradient, all_gradient_specs, resolve_gradient
-
+    non-finite gradient among ``wrt`` (default: the record's targets), or None when all are
+    finite. The cotangents are the record's ``output_grads`` (default: ones, as NetPortGradient
+    does)."""
+    net, batch = record.net, record.batch
     calls, out_keys = flatten(net)
     if wrt is None:
-        wrt = [resolve_gradient(net, s) for s in all_gradient_specs(net)]
-    with _precision(net, dtype), torch.enable_grad():
-        vals: dict[Key, torch.Tensor] = {("in", p): t.detach() for p, t in inputs.items()}
+        wrt = list(record.targets.values())
+    with record.arrays_in_use(), torch.enable_grad():
+        vals: dict[Key, torch.Tensor] = {("in", p): t.detach() for p, t in record.tensors.items()}
         local: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
         for call in calls:
             ins = {p: (vals[k].detach().requires_grad_(True) if vals[k].is_floating_point()
@@ -251,16 +234,8 @@ def locate_backward(net, inputs: Mapping[str, torch.Tensor],
         # Output cotangents: imposed, else ones (as evaluation does).
         cot: dict[Key, torch.Tensor] = {}
         taint: dict[Key, _Event] = {}
-        for port, k in out_keys.items():
-            y = vals[k]
-            if not y.is_floating_point():
-                continue
-            if output_grads:
-                if port not in output_grads:
-                    continue
-                g = torch.as_tensor(output_grads[port], dtype=y.dtype, device=y.device).expand(y.shape)
-            else:
-                g = torch.ones_like(y)
+        for port, g in record.cotangents({p: vals[k] for p, k in out_keys.items()}).items():
+            k = out_keys[port]
             cot[k] = cot[k] + g if k in cot else g
             if not _finite(g):
                 taint[k] = _Event(None, port, False, g, {}, {})
@@ -400,30 +375,11 @@ def locate_nonfinite(net, inputs: Mapping[str, Any], output_grads: Mapping[str, 
         A :class:`NonFiniteReport` for the first non-finite value (the forward pass is checked
         first), or None when the outputs and the gradients are all finite.
     """
-    from ..gradient import NetPortGradient, resolve_gradient
-    from ..net._evaluate import _dtype
-
-    dtype = _dtype(precision) if precision is not None else next(
-        (t.dtype for t in inputs.values() if isinstance(t, torch.Tensor) and t.is_floating_point()),
-        None)
-    device = net._device_dtype()[0]
-    tensors = {p: torch.as_tensor(t, device=device) for p, t in inputs.items()}
-    if dtype is not None:
-        tensors = {p: (t.to(dtype) if t.is_floating_point() else t) for p, t in tensors.items()}
-    targets = None
-    if wrt is not None:
-        targets = [resolve_gradient(net, s if isinstance(s, NetPortGradient) else NetPortGradient(s))
-                   for s in wrt]
-    fork = torch.random.fork_rng(devices=[]) if rng_state is not None else contextlib.nullcontext()
-    with fork:
-        if rng_state is not None:
-            torch.set_rng_state(rng_state)
-            state = torch.get_rng_state()
-        report = locate_forward(net, tensors, dtype=dtype)
+    record = batch_record(net, inputs, output_grads, wrt=wrt, precision=precision,
+                          rng_state=rng_state)
+    with record.replaying():
+        report = locate_forward(record)
         if report is not None:
             return report
-        if rng_state is not None:
-            torch.set_rng_state(state)
-        grads = None if output_grads is None else {
-            p: torch.as_tensor(g, device=device) for p, g in output_grads.items()}
-        return locate_backward(net, tensors, grads, wrt=targets, dtype=dtype)
+    with record.replaying():  # the same random draws again (dropout masks)
+        return locate_backward(record)

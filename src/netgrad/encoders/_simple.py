@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._errors import NetTypeError, NetValueError, ShapeError
-from ..net._shapes import as_shape, describe_shape
+from .._shapes import as_shape, describe_shape
 from ._base import NetDecoder, NetEncoder, short_repr
 
 __all__ = ["ScalarEncoder", "BooleanEncoder", "FunctionEncoder", "ScalarDecoder",

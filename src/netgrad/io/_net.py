@@ -38,9 +38,10 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from .._errors import LoadError, NetgradError, NetTypeError
+from .._module import NetModule
 from ..layers import LAYER_TYPES, ElementwiseLayer, Layer, ThreadingLayer
-from ..net import NetChain, NetGraph, NetModule, NetPort
-from ..net._shapes import as_shape
+from ..layers._arrays import ARRAY_STATES, ArrayState, LayerState
+from ..net import NetChain, NetGraph, NetPort
 from ._bundle import (DEFAULT_LIMITS, DTYPES, Limits, PathLike, _short_repr, read_bundle,
                       write_bundle)
 from ._function import MAX_ARITY, function_from_data, trace_function
@@ -131,43 +132,36 @@ class _Saver:
             raise NetTypeError("a layer type must be registered to be saved", where=where,
                                got=f"{kind} is not in netgrad.layers.LAYER_TYPES",
                                fix="decorate the class with @netgrad.layers.register_layer")
-        if any(True for _ in layer.children()):
-            raise NetTypeError("a layer holds no torch submodules (nets hold layers)",
-                               where=where, got=f"got {[n for n, _ in layer.named_children()]}")
-        names = list(layer.array_names)
-        stray = [n for n in layer._parameters if n not in names]
-        if stray:
-            raise NetTypeError("a layer's parameters are its declared arrays", where=where,
-                               got=f"got parameters {stray} not in array_names {names}")
+        try:
+            state = layer.save_state()
+        except NetgradError as e:
+            raise e.located(where) from None
         config = dict(layer.get_config())
         arity = _function_arity(layer)
         if arity is not None:
             config["function"] = trace_function(layer.function, arity, where)
         config = _config_to_json(config, where, "")
         arrays: dict[str, Any] = {}
-        for n in names:
-            p = layer._parameters.get(n)
-            if p is None:
+        for n, a in state.arrays.items():
+            if a.state == "absent":
                 arrays[n] = {"state": "absent"}
-            elif n in layer._uninitialized:
-                arrays[n] = {"state": "uninitialized", "shape": list(p.shape),
-                             "dtype": _DTYPE_NAMES.get(p.dtype, str(p.dtype)),
-                             "requires_grad": p.requires_grad}
+            elif a.state == "uninitialized":
+                arrays[n] = {"state": "uninitialized", "shape": list(a.shape or ()),
+                             "dtype": _DTYPE_NAMES.get(a.dtype, str(a.dtype)),
+                             "requires_grad": a.requires_grad}
             else:
                 key = self.prefix + ".".join(path + (n,))
-                self.tensors[key] = p.detach()
-                arrays[n] = {"state": "set", "key": key, "requires_grad": p.requires_grad}
+                self.tensors[key] = a.values
+                arrays[n] = {"state": "set", "key": key, "requires_grad": a.requires_grad}
         node: dict[str, Any] = {"kind": "layer", "type": kind, "config": config,
                                 "ports": {p: list(s) for p, s in
                                           layer.declared_port_shapes().items()},
                                 "arrays": arrays, "training": layer.training}
-        buffers = {n: b for n, b in layer._buffers.items()
-                   if b is not None and n not in layer._non_persistent_buffers_set}
-        if buffers:
+        if state.buffers:
             node["buffers"] = {}
-            for n, b in buffers.items():
+            for n, b in state.buffers.items():
                 key = self.prefix + ".".join(path + (n,))
-                self.tensors[key] = b.detach()
+                self.tensors[key] = b
                 node["buffers"][n] = key
         return node
 
@@ -442,8 +436,7 @@ class _Loader:
         if node["kind"] == "NetChain":
             net: NetGraph = NetChain(children)
             if ports:
-                net._declared.update(ports)
-                net.bind({})
+                net.declare_port_shapes(ports)
         else:
             if {"vertices", "edges"} & set(ports):
                 raise self.fail("port names differ from NetGraph's arguments", where=where,
@@ -500,8 +493,7 @@ class _Loader:
             raise self.fail(f"declared ports are input ports {list(layer.input_names())}",
                             where=where, got=f"got {sorted(unknown)}")
         if layer.declared_port_shapes() != declared:
-            layer._declared = {p: as_shape(s) for p, s in declared.items()}
-            layer.bind({})
+            layer.declare_port_shapes(declared)
         return layer
 
     def tensor(self, key: Any, where: str, what: str) -> torch.Tensor:
@@ -517,34 +509,34 @@ class _Loader:
 
     def restore_arrays(self, layer: Layer, node: dict[str, Any], where: str,
                        guard: _AllocationGuard) -> None:
-        arrays = node["arrays"]
+        """Read the node's array and buffer records into a LayerState and load it."""
+        records = node["arrays"]
         names = list(layer.array_names)
-        if set(arrays) != set(names):
-            missing = sorted(set(names) - set(arrays))
-            extra = sorted(set(arrays) - set(names))
+        if set(records) != set(names):
+            missing = sorted(set(names) - set(records))
+            extra = sorted(set(records) - set(names))
             raise self.fail(f"the layer's arrays are {names}", where=where,
                             got=(f"got missing arrays {missing}" if missing else "")
                             + ("; " if missing and extra else "")
                             + (f"got extra arrays {extra}" if extra else ""))
+        arrays = {}
         for name in names:
             at = f'{where}, array "{name}"'
-            rec = arrays[name]
-            if not isinstance(rec, dict) or rec.get("state") not in ("absent", "uninitialized", "set"):
+            rec = records[name]
+            if not isinstance(rec, dict) or rec.get("state") not in ARRAY_STATES:
                 raise self.fail('an array record has "state": "absent", "uninitialized" or "set"',
                                 where=at, got=f"got {_short(rec)}")
             state = rec["state"]
-            current = layer._parameters.get(name)
             if state == "absent":
                 _keys(rec, {"state"}, set(), at)
-                if current is not None:
-                    raise self.fail("an array saved without a shape has none after loading",
-                                    where=at, got=f"got shape {list(current.shape)}",
-                                    fix="the file is corrupted")
+                arrays[name] = ArrayState("absent")
                 continue
             if state == "uninitialized":
                 _keys(rec, {"state", "shape", "dtype", "requires_grad"}, set(), at)
                 shape = _shape(rec["shape"], at, "the shape")
                 dtype = self.float_dtype(rec["dtype"], at)
+                value = None
+                guard.charge(math.prod(shape))
             else:
                 _keys(rec, {"state", "key", "requires_grad"}, set(), at)
                 value = self.tensor(rec["key"], at, f'array "{name}"')
@@ -553,30 +545,18 @@ class _Loader:
             if not isinstance(rec["requires_grad"], bool):
                 raise self.fail('"requires_grad" is true or false', where=at,
                                 got=f"got {_short(rec['requires_grad'])}")
-            if current is not None and tuple(current.shape) != shape:
-                raise self.fail(f"the array has the shape the layer gives it, "
-                                f"{list(current.shape)}", where=at, got=f"got {list(shape)}")
-            if state == "uninitialized":
-                guard.charge(math.prod(shape))
-                data = torch.full(shape, float("nan"), dtype=dtype)
-                layer._uninitialized.add(name)
-            else:
-                data = value.clone()
-                layer._uninitialized.discard(name)
-            layer.register_parameter(name, torch.nn.Parameter(data,
-                                                              requires_grad=rec["requires_grad"]))
+            arrays[name] = ArrayState(state, shape, dtype, rec["requires_grad"], value)
         buffers = node.get("buffers", {})
-        if not isinstance(buffers, dict) or set(buffers) != {
-                n for n, b in layer._buffers.items()
-                if b is not None and n not in layer._non_persistent_buffers_set}:
-            raise self.fail("the layer's buffers are all stored", where=where,
-                            got=f"got {_short(buffers)}")
-        for name, key in buffers.items():
-            value = self.tensor(key, f'{where}, buffer "{name}"', f'buffer "{name}"')
-            if tuple(value.shape) != tuple(layer._buffers[name].shape):
-                raise self.fail(f"the buffer has shape {list(layer._buffers[name].shape)}",
-                                where=f'{where}, buffer "{name}"', got=f"got {list(value.shape)}")
-            layer._buffers[name] = value.clone()
+        if not isinstance(buffers, dict):
+            raise self.fail("a layer's buffers are an object of names to stored tensors",
+                            where=where, got=f"got {_short(buffers)}")
+        values = {name: self.tensor(key, f'{where}, buffer "{_short(name)}"',
+                                    f'buffer "{_short(name)}"') for name, key in buffers.items()}
+        try:
+            layer.load_state(LayerState(arrays, values))
+        except NetgradError as e:
+            raise self.fail(e.rule, where=f"{where}: {e.where}" if e.where else where, got=e.got,
+                            fix="the file is corrupted or was not written by netgrad") from None
 
     def float_dtype(self, name: Any, where: str) -> torch.dtype:
         if name not in _FLOAT_DTYPES:

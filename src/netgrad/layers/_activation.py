@@ -8,7 +8,7 @@ import torch
 
 from .. import ops
 from .._errors import NetValueError
-from ..net._shapes import MaybeShape, ShapeLike
+from .._shapes import MaybeShape, ShapeLike
 from ._aggregation import resolve_levels
 from ._base import Layer, register_layer
 

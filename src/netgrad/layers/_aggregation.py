@@ -8,7 +8,7 @@ import torch
 
 from .. import ops
 from .._errors import NetTypeError, NetValueError, ShapeError
-from ..net._shapes import MaybeShape, ShapeLike
+from .._shapes import MaybeShape, ShapeLike
 from ._base import Layer, register_layer
 
 __all__ = ["AggregationLayer", "AGGREGATIONS", "resolve_levels"]

@@ -13,19 +13,21 @@ A layer subclass declares
 
 Arrays start **uninitialized** (Wolfram semantics) unless values are given to the constructor;
 :func:`netgrad.NetInitialize` fills them, and so do ``load_state_dict`` and :meth:`set_array`.
+The arrays, their state (``array_state(name)``) and the layer's saved state (``save_state()`` /
+``load_state(state)``) are :class:`~netgrad.layers._arrays.ArrayLayer`'s part of a layer.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
 
-from .._errors import NetKeyError, NetValueError, ShapeError
-from ..net._module import NetModule
-from ..net._shapes import MaybeShape, as_shape, describe_shape, fmt_shape
+from .._errors import NetgradError, NetKeyError, NetValueError, ShapeError
+from .._module import uninitialized_error
+from .._shapes import MaybeShape, ShapeLike, as_shape, describe_shape, fmt_shape
+from ._arrays import ArrayLayer
 
 __all__ = ["Layer", "LAYER_TYPES", "register_layer"]
 
@@ -39,12 +41,11 @@ def register_layer(cls: type["Layer"]) -> type["Layer"]:
     return cls
 
 
-class Layer(NetModule):
+class Layer(ArrayLayer):
     """A layer: ports with per-example shapes, learned arrays, and a ``forward`` into ops."""
 
     input_ports: ClassVar[tuple[str, ...]] = ("Input",)
     output_ports: ClassVar[tuple[str, ...]] = ("Output",)
-    array_names: ClassVar[tuple[str, ...]] = ()
     variadic: ClassVar[bool] = False
     integer_input_ports: ClassVar[frozenset[str]] = frozenset()
 
@@ -52,11 +53,7 @@ class Layer(NetModule):
         super().__init__()
         self._declared: dict[str, MaybeShape] = {}
         self._shapes: dict[str, MaybeShape] = {}
-        self._uninitialized: set[str] = set()
         self._arity = 2 if self.variadic else None
-        for name in self.array_names:
-            self.register_parameter(name, None)
-            self._uninitialized.add(name)
 
     def _setup(self, **declared: Any) -> None:
         """Finish construction: record declared port shapes and infer what can be inferred."""
@@ -145,105 +142,31 @@ class Layer(NetModule):
         shape = self._shapes.get(port)
         return shape if shape is not None else self._declared.get(port)
 
-    # ---- arrays --------------------------------------------------------------------------
-    def named_arrays(self) -> Iterator[tuple[tuple[str, ...], "Layer", str]]:
-        for name in self.array_names:
-            yield (name,), self, name
+    def declare_port_shapes(self, shapes: Mapping[str, ShapeLike]) -> None:
+        """Declare per-example shapes of input ports (as ``input=`` does) and infer from them;
+        when they do not fit, raise and leave the layer as it was."""
+        kind = type(self).__name__
+        unknown = [p for p in shapes if p not in self.input_names()]
+        if unknown:
+            raise NetKeyError(f"{kind} has no input port {unknown[0]!r}", where=kind,
+                              got=f"got ports {list(shapes)}",
+                              fix=f"its input ports are {list(self.input_names())}")
+        old = dict(self._declared)
+        self._declared.update({p: as_shape(s, what=f'the shape of port "{p}"')
+                               for p, s in shapes.items()})
+        try:
+            self.infer({})
+        except NetgradError:
+            self._declared = old
+            raise
+        self.bind({})
 
-    def _weights_and_biases(self, weights: Any, biases: Any) -> torch.Tensor | None:
-        """The ``weights=`` / ``biases=`` options of Linear and Convolution layers: initial
-        values, or ``biases=False`` for no "Biases" array. Returns the weights, if given."""
-        self.has_biases = biases is not False
-        if not self.has_biases:
-            self._drop_array("Biases")
-        elif biases is not None:
-            self.set_array("Biases", biases)
-        if weights is None:
-            return None
-        self.set_array("Weights", weights)
-        return self.Weights
-
-    def _drop_array(self, name: str) -> None:
-        """Remove a declared array from this instance (e.g. ``biases=False``)."""
-        self.array_names = tuple(n for n in self.array_names if n != name)
-        del self._parameters[name]
-        self._uninitialized.discard(name)
-
-    def array_shape(self, name: str) -> MaybeShape:
-        p = getattr(self, name)
-        return tuple(p.shape) if p is not None else None
-
-    def _create_array(self, name: str, shape: tuple[int, ...], value: Any = None) -> None:
-        device, dtype = self._device_dtype()
-        data = torch.full(shape, float("nan"), dtype=dtype or torch.get_default_dtype(), device=device)
-        self.register_parameter(name, torch.nn.Parameter(data))
-        self._uninitialized.add(name)
-        if value is not None:
-            self.set_array(name, value)
-
-    def set_array(self, name: str, value: Any) -> None:
-        """Give the array ``name`` values (any array-like of the array's shape)."""
-        if name not in self.array_names:
-            raise NetKeyError(f"{type(self).__name__} has no array {name!r}",
-                              got=f"got {name!r}", fix=f"use one of {list(self.array_names)}")
-        tensor = torch.as_tensor(value, dtype=torch.get_default_dtype()) \
-            if not isinstance(value, torch.Tensor) else value.detach()
-        p = getattr(self, name)
-        if p is None:
-            self.register_parameter(name, torch.nn.Parameter(tensor.clone().float()))
-        else:
-            if tuple(tensor.shape) != tuple(p.shape):
-                raise ShapeError(f'array "{name}" must have shape {fmt_shape(tuple(p.shape))}',
-                                 where=type(self).__name__,
-                                 got=f"got values of shape {fmt_shape(tuple(tensor.shape))}")
-            with torch.no_grad():
-                p.copy_(tensor)
-        self._uninitialized.discard(name)
-
-    def initialize_arrays(self, method: str, generator: torch.Generator,
-                          reinitialize: bool = False) -> None:
-        """Fill uninitialized arrays (all arrays with ``reinitialize``) by ``method``."""
-        for name in self.array_names:
-            p = getattr(self, name)
-            if p is None:
-                continue
-            if reinitialize or name in self._uninitialized:
-                with torch.no_grad():
-                    self.init_array(name, p, method, generator)
-                self._uninitialized.discard(name)
-
-    def init_array(self, name: str, tensor: torch.Tensor, method: str,
-                   generator: torch.Generator) -> None:
-        """Initialize one array in place. Biases start at 0; weights by ``method``."""
-        if name.endswith("Biases") or tensor.dim() < 2:
-            tensor.zero_()
-            return
-        fan_out = tensor.shape[0]
-        fan_in = tensor[0].numel()
-        if method == "Kaiming":
-            tensor.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
-        elif method == "Xavier":
-            bound = math.sqrt(6.0 / (fan_in + fan_out))
-            tensor.uniform_(-bound, bound, generator=generator)
-        elif method == "Orthogonal":
-            torch.nn.init.orthogonal_(tensor, generator=generator)
-        elif method == "Random":
-            tensor.normal_(0.0, 1.0, generator=generator)
-        else:  # NetInitialize validates the name before it gets here
-            raise NetValueError(f"unknown initialization method {method!r}")
-
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
-                              missing_keys, unexpected_keys, error_msgs):
-        for name in self.array_names:
-            key = prefix + name
-            if key in state_dict and getattr(self, name) is None:
-                self.register_parameter(name, torch.nn.Parameter(
-                    torch.empty_like(state_dict[key], dtype=torch.get_default_dtype())))
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
-                                      missing_keys, unexpected_keys, error_msgs)
-        for name in self.array_names:
-            if prefix + name in state_dict:
-                self._uninitialized.discard(name)
+    # ---- running -------------------------------------------------------------------------
+    def run_ports(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        if self._uninitialized:  # arrays without values would give NaN: say so instead
+            raise uninitialized_error([((name,), type(self).__name__)
+                                       for name in self.array_names if name in self._uninitialized])
+        return super().run_ports(inputs)
 
     # ---- config --------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
@@ -266,6 +189,26 @@ class Layer(NetModule):
         cfg = self.get_config()
         args = ", ".join(f"{k}={_short(v)}" for k, v in cfg.items() if v is not None)
         return f"{type(self).__name__}({args})"
+
+    def arrays_text(self) -> str:
+        """``Weights (2, 3), Biases (2,) uninitialized``: the arrays with shapes and states."""
+        arrays = []
+        for name in self.array_names:
+            state = self.array_state(name)
+            shape = fmt_shape(self.array_shape(name)) if state != "absent" else "?"
+            arrays.append(f"{name} {shape}" + (" uninitialized" if state != "set" else ""))
+        return ", ".join(arrays)
+
+    def summary_lines(self) -> list[str]:
+        arrays = self.arrays_text()
+        return [f"{self.config_text()}  {self.ports_text()}" + (f"; arrays: {arrays}" if arrays else "")]
+
+    def summary_rows(self, path: tuple[str, ...] = ()) -> list[dict[str, str]]:
+        def ports(names: tuple[str, ...]) -> str:
+            return ", ".join(f"{p} {fmt_shape(self.port_shape(p))}" for p in names)
+        return [{"vertex": "/".join(path) or "(layer)", "layer": self.config_text(),
+                 "inputs": ports(self.input_names()), "outputs": ports(self.output_names()),
+                 "arrays": self.arrays_text()}]
 
 
 def _short(value: Any) -> str:

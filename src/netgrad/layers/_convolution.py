@@ -8,7 +8,7 @@ import torch
 
 from .. import ops
 from .._errors import NetTypeError, NetValueError, ShapeError
-from ..net._shapes import MaybeShape, ShapeLike, describe_shape
+from .._shapes import MaybeShape, ShapeLike, describe_shape
 from ._base import Layer, register_layer
 
 __all__ = ["ConvolutionLayer", "DeconvolutionLayer"]

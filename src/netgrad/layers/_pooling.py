@@ -9,7 +9,7 @@ import torch
 
 from .. import ops
 from .._errors import NetTypeError, NetValueError, ShapeError
-from ..net._shapes import MaybeShape, ShapeLike, describe_shape
+from .._shapes import MaybeShape, ShapeLike, describe_shape
 from ..ops._pool_windows import _Windows
 from ._base import Layer, register_layer
 

@@ -8,7 +8,7 @@ from typing import Any, Union
 import torch
 
 from .._errors import NetTypeError, ShapeError
-from ..net._shapes import MaybeShape, ShapeLike, describe_shape, fmt_shape
+from .._shapes import MaybeShape, ShapeLike, describe_shape, fmt_shape
 from ._aggregation import resolve_levels
 from ._base import Layer, register_layer
 

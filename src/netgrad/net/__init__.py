@@ -1,7 +1,8 @@
 """Nets: NetGraph, NetChain, ports, shape inference, initialization and evaluation."""
 
+from .._module import NetModule
+from . import _evaluate  # noqa: F401  (registers Wolfram-style evaluation with NetModule)
 from ._graph import NetChain, NetGraph, NetPort
 from ._initialize import NetInitialize
-from ._module import NetModule
 
 __all__ = ["NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule"]

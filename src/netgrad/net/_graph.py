@@ -6,14 +6,17 @@ topological order, each reading the tensors its input ports are connected to.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Union
 
 import torch
 
-from .._errors import (NetgradError, NetKeyError, NetTypeError, NetValueError, ShapeError)
-from ._module import NetModule
-from ._shapes import MaybeShape, ShapeLike, as_shape, describe_shape
+from .._errors import NetgradError, NetKeyError, NetTypeError, NetValueError, ShapeError
+from .._module import NetModule
+from .._shapes import MaybeShape, ShapeLike, as_shape, describe_shape
+from ..layers import ElementwiseLayer, LinearLayer
+from ._summary import graph_summary_lines
 
 __all__ = ["NetGraph", "NetChain", "NetPort", "as_layer"]
 
@@ -50,7 +53,6 @@ class NetPort:
 
 def as_layer(spec: Any, where: str) -> NetModule:
     """Layer shorthand: ``"Ramp"`` → ``ElementwiseLayer("Ramp")``, ``3`` → ``LinearLayer(3)``."""
-    from ..layers import ElementwiseLayer, LinearLayer
     if isinstance(spec, NetModule):
         return spec
     if isinstance(spec, str):
@@ -122,7 +124,8 @@ class NetGraph(NetModule):
         self._attach_coders(encoders, decoders)
 
     # ---- wiring ----------------------------------------------------------------------------
-    def _vertex(self, ref: Any) -> str:
+    def vertex_name(self, ref: Any) -> str:
+        """The name of vertex ``ref``: a name, or a 0-based position."""
         if isinstance(ref, int) and not isinstance(ref, bool):
             if not 0 <= ref < len(self._names):
                 raise NetKeyError(f"vertex position {ref} is out of range",
@@ -132,21 +135,25 @@ class NetGraph(NetModule):
             return self._names[ref]
         if isinstance(ref, str) and ref in self.vertices:
             return ref
-        raise NetKeyError("an edge names a vertex that does not exist", where=type(self).__name__,
-                          got=f"got {ref!r}", fix=f"vertices are {self._names}")
+        close = difflib.get_close_matches(ref, self._names, n=1) if isinstance(ref, str) else []
+        raise NetKeyError(f"{type(self).__name__} has no vertex {ref!r}",
+                          where=type(self).__name__, got=f"got {ref!r}",
+                          fix=f"did you mean {close[0]!r}?" if close
+                          else f"vertices are {self._names} (or positions 0 to "
+                               f"{len(self._names) - 1})")
 
     def _source(self, ref: Any) -> Source:
         if isinstance(ref, NetPort):
             if ref.vertex is None:
                 return (None, ref.port)
-            v = self._vertex(ref.vertex)
+            v = self.vertex_name(ref.vertex)
             outs = self.vertices[v].output_names()
             if ref.port not in outs:
                 raise NetKeyError(f'vertex "{v}" has no output port {ref.port!r}',
                                   where=type(self).__name__, got=f"got {ref!r}",
                                   fix=f"its output ports are {list(outs)}")
             return (v, ref.port)
-        v = self._vertex(ref)
+        v = self.vertex_name(ref)
         outs = self.vertices[v].output_names()
         if len(outs) != 1:
             raise NetValueError(f'vertex "{v}" has several output ports, so an edge must name one',
@@ -189,7 +196,7 @@ class NetGraph(NetModule):
                 outputs[dst_ref.port] = srcs[0]
                 continue
             if isinstance(dst_ref, NetPort):
-                v = self._vertex(dst_ref.vertex)
+                v = self.vertex_name(dst_ref.vertex)
                 if len(srcs) != 1:
                     raise NetValueError("a single port takes one source", where=kind,
                                         got=f"got {src_ref!r} → {dst_ref!r}")
@@ -203,7 +210,7 @@ class NetGraph(NetModule):
                                       fix=f"its input ports are {list(layer.input_names())}")
                 connect(v, dst_ref.port, srcs[0])
                 continue
-            v = self._vertex(dst_ref)
+            v = self.vertex_name(dst_ref)
             layer = self.vertices[v]
             if getattr(layer, "variadic", False):
                 variadic_sources.setdefault(v, []).extend(srcs)
@@ -380,9 +387,13 @@ class NetGraph(NetModule):
             for path, layer, name in self.vertices[v].named_arrays():
                 yield (v,) + path, layer, name
 
+    def vertex(self, ref: Union[str, int]) -> NetModule:
+        """A vertex by name or position (also ``net["lin1"]``, ``net[0]``)."""
+        return self.vertices[self.vertex_name(ref)]  # type: ignore[return-value]
+
     def __getitem__(self, ref: Union[str, int]) -> NetModule:
         """A vertex by name or position: ``net["lin1"]``, ``net[0]``."""
-        return self.vertices[self._vertex(ref)]
+        return self.vertex(ref)
 
     def __len__(self) -> int:
         return len(self._names)
@@ -405,6 +416,25 @@ class NetGraph(NetModule):
         """The port shapes given to the constructor (not the inferred ones)."""
         return {p: s for p, s in self._declared.items() if s is not None}
 
+    def declare_port_shapes(self, shapes: Mapping[str, ShapeLike]) -> None:
+        """Declare per-example shapes of graph ports (as ``**ports`` of the constructor do) and
+        infer through the net; when they do not fit, raise and leave the net as it was."""
+        kind = type(self).__name__
+        ports = set(self._inputs) | set(self._outputs)
+        unknown = [p for p in shapes if p not in ports]
+        if unknown:
+            raise NetKeyError(f"{kind} has no port {unknown[0]!r}", where=kind,
+                              got=f"got ports {list(shapes)}", fix=f"its ports are {sorted(ports)}")
+        old = dict(self._declared)
+        self._declared.update({p: as_shape(s, what=f'the shape of port "{p}"')
+                               for p, s in shapes.items()})
+        try:
+            self._propagate({}, commit=False)
+        except NetgradError:
+            self._declared = old
+            raise
+        self.bind({})
+
     def edges(self) -> list[tuple[Source, tuple[str, str]]]:
         """Every connection as ``(source, (vertex, port))``; graph outputs as ``(source, (None, port))``."""
         out = [(src, (v, p)) for v in self._names for p, src in self._in_edges[v].items()]
@@ -425,6 +455,9 @@ class NetGraph(NetModule):
 
     def get_config(self) -> dict[str, Any]:
         return {"ports": {p: list(s) for p, s in self._declared.items() if s is not None}}
+
+    def summary_lines(self) -> list[str]:
+        return graph_summary_lines(self)
 
 
 class NetChain(NetGraph):

@@ -7,7 +7,7 @@ import copy
 import torch
 
 from .._errors import NetTypeError, NetValueError, ShapeError, describe_location
-from ._module import NetModule
+from .._module import NetModule
 
 __all__ = ["NetInitialize", "METHODS"]
 
