@@ -3,7 +3,7 @@
 Every ``import`` in ``src/netgrad`` counts, also those inside functions (a lazy import is still
 a dependency). From the bottom:
 
-    _errors  <  ops  <  _shapes, _module, gradient  <  layers  <  net  <  debug  <  io, train
+    _errors  <  ops  <  _shapes, _module, gradient  <  layers  <  net  <  debug  <  io, train, plot
     <  the package itself, demo, _audit, __main__
 
 A module imports only modules of its own level or below, and the modules never import each
@@ -28,7 +28,7 @@ LEVELS = [
     {"layers"},
     {"net"},
     {"debug"},
-    {"io", "train"},
+    {"io", "train", "plot"},
     {"", "demo", "_audit", "__main__"},
 ]
 

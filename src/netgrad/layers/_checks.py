@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from .._errors import NetTypeError, NetValueError
-from ..net._shapes import MaybeShape, as_shape
+from .._shapes import MaybeShape, as_shape
 
 __all__ = ["data_checks_apply", "check_indices", "positive_int", "real_number", "shape_arg"]
 

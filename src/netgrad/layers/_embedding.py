@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from .._errors import NetValueError, ShapeError
-from ..net._shapes import MaybeShape, ShapeLike
+from .._shapes import MaybeShape, ShapeLike
 from ._base import Layer, register_layer
 from ._checks import check_indices, positive_int
 
