@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import torch
 
 from .._module import NetModule, register_evaluator
+from ..encoders._attach import evaluate_with_coders
 from ..gradient import NetPortGradient
 from ._data import to_tensor
 from ._record import EvaluationRecord, build_record
@@ -117,7 +118,6 @@ def present(record: EvaluationRecord, outputs: Mapping[str, torch.Tensor],
 def _call(net: NetModule, *args: Any, **kwargs: Any) -> Any:
     """A Wolfram-style call: through the port encoders and decoders when the net has any."""
     if net.encoders() or net.decoders():
-        from ..encoders._attach import evaluate_with_coders
         return evaluate_with_coders(net, evaluate, *args, **kwargs)
     return evaluate(net, *args, **kwargs)
 
