@@ -12,6 +12,7 @@ before evaluation, outputs through the decoders after, and training data through
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,8 @@ import torch
 from .._errors import NetgradError, NetKeyError, NetValueError
 from ._base import NetDecoder, NetEncoder, short_repr
 
-__all__ = ["split_port_specs", "check_placement", "check_coders", "inherited_coders", "evaluate_with_coders",
+__all__ = ["split_port_specs", "check_placement", "check_coders", "inherited_coders",
+           "CodedRequest", "prepare_request", "evaluate_with_coders",
            "training_coders", "encode_ports"]
 
 
@@ -137,10 +139,43 @@ def _is_property(net, item: Any) -> bool:
     return isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
 
 
-def evaluate_with_coders(net, evaluate: Callable[..., Any], data: Any, spec: Any = None,
-                         **options: Any) -> Any:
-    """``evaluate(net, data, spec, **options)`` with the net's encoders applied to the data and
-    its decoders to the outputs (gradients are returned as arrays of the encoded shape)."""
+@dataclass
+class CodedRequest:
+    """An evaluation request after the encoders: the data (encoded), the spec the evaluator
+    gets (a decoder property becomes its output port), and :meth:`decode` for the result."""
+
+    net: Any
+    data: Any
+    spec: Any
+    decoders: dict[str, NetDecoder]
+    prop: Any = None            # a decoder property asked for, e.g. "Probabilities"
+    asked: Any = None           # the spec as the user gave it
+
+    def decode(self, result: Any) -> Any:
+        """The evaluator's result with the decoders applied (gradients stay arrays)."""
+        net, decoders, spec = self.net, self.decoders, self.asked
+        if not decoders:
+            return result
+        if self.prop is not None:
+            return _decode(net, self.spec, decoders[self.spec], result, self.prop)
+        if spec is None:
+            if isinstance(result, dict):
+                return {p: _decode(net, p, decoders[p], v, None) if p in decoders else v
+                        for p, v in result.items()}
+            (port,) = net.output_names()
+            return _decode(net, port, decoders[port], result, None) if port in decoders else result
+        if isinstance(spec, str):
+            return _decode(net, spec, decoders[spec], result, None) if spec in decoders else result
+        if isinstance(spec, (list, tuple)) and isinstance(result, dict):
+            return {k: _decode(net, k, decoders[k], v, None) if isinstance(k, str) and k in decoders
+                    else v for k, v in result.items()}
+        return result
+
+
+def prepare_request(net, data: Any, spec: Any = None) -> CodedRequest:
+    """Apply ``net``'s encoders to ``data`` and turn a decoder property in ``spec`` into the
+    output port it reads; the evaluator then runs ``(request.data, request.spec)`` and
+    ``request.decode(result)`` gives the user's values."""
     encoders, decoders = net.encoders(), net.decoders()
     names = net.input_names()
     if isinstance(data, Mapping):
@@ -148,25 +183,19 @@ def evaluate_with_coders(net, evaluate: Callable[..., Any], data: Any, spec: Any
                 for k, v in data.items()}
     elif len(names) == 1 and names[0] in encoders:
         data = _encode(net, names[0], encoders[names[0]], data)
-
     if spec is not None and _is_property(net, spec):
         port = _property_port(net, decoders, spec)
         decoders[port].parse_property(spec)  # an unknown property fails before evaluating
-        out = evaluate(net, data, port, **options)
-        return _decode(net, port, decoders[port], out, spec)
-    result = evaluate(net, data, spec, **options)
-    if spec is None:
-        if isinstance(result, dict):
-            return {p: _decode(net, p, decoders[p], v, None) if p in decoders else v
-                    for p, v in result.items()}
-        (port,) = net.output_names()
-        return _decode(net, port, decoders[port], result, None) if port in decoders else result
-    if isinstance(spec, str):
-        return _decode(net, spec, decoders[spec], result, None) if spec in decoders else result
-    if isinstance(spec, (list, tuple)) and isinstance(result, dict):
-        return {k: _decode(net, k, decoders[k], v, None) if isinstance(k, str) and k in decoders
-                else v for k, v in result.items()}
-    return result
+        return CodedRequest(net, data, port, decoders, prop=spec, asked=spec)
+    return CodedRequest(net, data, spec, decoders, asked=spec)
+
+
+def evaluate_with_coders(net, evaluate: Callable[..., Any], data: Any, spec: Any = None,
+                         **options: Any) -> Any:
+    """``evaluate(net, data, spec, **options)`` with the net's encoders applied to the data and
+    its decoders to the outputs (gradients are returned as arrays of the encoded shape)."""
+    request = prepare_request(net, data, spec)
+    return request.decode(evaluate(net, request.data, request.spec, **options))
 
 
 # ---- training -----------------------------------------------------------------------------------
