@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._errors import NetgradError, NetKeyError, NetValueError
+from .._errors import NetgradError, NetKeyError, NetValueError, ShapeError
 from ._base import NetDecoder, NetEncoder, short_repr
 
 __all__ = ["split_port_specs", "check_placement", "check_coders", "inherited_coders",
@@ -64,6 +64,13 @@ def check_coders(net, encoders: Mapping[str, NetEncoder], decoders: Mapping[str,
     """Encoders sit on input ports, decoders on output ports whose shape they can read."""
     kind = type(net).__name__
     check_placement(net, encoders, decoders)
+    for port, enc in encoders.items():
+        have = net.port_shape(port)
+        if enc.shape is not None and have is not None and tuple(have) != tuple(enc.shape):
+            raise ShapeError(f"the encoder gives arrays of shape {enc.shape}",
+                             where=f'{kind}, input port "{port}" ({enc!r})',
+                             got=f"got a port of shape {tuple(have)}",
+                             fix="make the encoder's size and channels fit the first layer")
     for port, dec in decoders.items():
         dec.check_shape(net.port_shape(port), f'{kind}, output port "{port}" ({dec!r})')
 
