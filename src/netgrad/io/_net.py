@@ -12,12 +12,16 @@ The structure of a net is a flat list of nodes, children before their parents, t
        ...,
        {"kind": "NetChain", "vertices": [["lin", 0], ["act", 1]], "ports": {"Input": [2]},
         "edges": [[[null, "Input"], ["lin", "Input"]], ...], "inputs": ["Input"],
-        "outputs": ["Output"], "training": true}]}
+        "outputs": ["Output"], "training": true,
+        "encoders": {"Input": {"kind": "Scalar", "config": {}}}}]}
 
 so the JSON's nesting does not grow with the net's (nets nest to any depth; the loader builds
 them without recursion). A node used twice (a shared layer) is stored once. An array is
 ``"absent"`` (its shape is not known yet), ``"uninitialized"`` (shape and dtype known, no
-values), or ``"set"`` (its values are the bundle tensor ``key``).
+values), or ``"set"`` (its values are the bundle tensor ``key``). A graph's encoders and
+decoders (optional ``"encoders"`` / ``"decoders"``: port → ``{"kind", "config"}``) are data
+too, rebuilt by :func:`netgrad.encoders._data.coder_from_data` (registered kinds, their own
+options only).
 
 Loading looks layer types up in :data:`netgrad.layers.LAYER_TYPES` (never imports a name from
 the file), builds each layer with ``from_config`` under an allocation guard (a torch function
@@ -45,6 +49,7 @@ from ..net import NetChain, NetGraph, NetPort
 from ._bundle import (DEFAULT_LIMITS, DTYPES, Limits, PathLike, _short_repr, read_bundle,
                       write_bundle)
 from ._function import MAX_ARITY, function_from_data, trace_function
+from ..encoders._data import coder_from_data, coder_to_data
 
 __all__ = ["save", "load", "net_to_bundle", "net_from_bundle"]
 
@@ -120,10 +125,15 @@ class _Saver:
         vertices = [[name, self.add(g.vertices[name], path + (name,))]
                     for name in g.vertex_names()]
         edges = [[[sv, sp], [dv, dp]] for (sv, sp), (dv, dp) in g.edges()]
-        return {"kind": type(g).__name__, "vertices": vertices, "edges": edges,
+        node = {"kind": type(g).__name__, "vertices": vertices, "edges": edges,
                 "ports": {p: list(s) for p, s in g.declared_port_shapes().items()},
                 "inputs": list(g.input_names()), "outputs": list(g.output_names()),
                 "training": g.training}
+        where = self.where(path, g)
+        for key, coders in (("encoders", g.encoders()), ("decoders", g.decoders())):
+            if coders:
+                node[key] = {p: coder_to_data(c, f'{where}, port "{p}"') for p, c in coders.items()}
+        return node
 
     def layer(self, layer: Layer, path: tuple[str, ...]) -> dict[str, Any]:
         kind = type(layer).__name__
@@ -422,7 +432,7 @@ class _Loader:
             return self.build_layer(i, node)
         where = f"the saved net, node {i} ({node['kind']})"
         _keys(node, {"kind", "vertices", "edges", "ports", "inputs", "outputs", "training"},
-              set(), where)
+              {"encoders", "decoders"}, where)
         names = [name for name, _ in node["vertices"]]
         if len(set(names)) != len(names):
             raise self.fail("vertex names are unique", where=where, got=f"got {_short(names)}")
@@ -453,7 +463,18 @@ class _Loader:
                                 f"saved {_short(node['inputs'])}, {_short(node['outputs'])} and "
                                 f"{len(saved_edges)} edges",
                             fix="the file is corrupted or was not written by netgrad")
+        encoders = self.coders(node.get("encoders", {}), "encoder", where)
+        decoders = self.coders(node.get("decoders", {}), "decoder", where)
+        if encoders or decoders:
+            net._attach_coders(encoders, decoders)
         return net
+
+    def coders(self, value: Any, family: str, where: str) -> dict[str, Any]:
+        """A graph node's saved encoders or decoders: port name → coder (data only)."""
+        if not isinstance(value, dict) or not all(isinstance(p, str) for p in value):
+            raise self.fail(f"a graph's {family}s are an object of port names to {family}s",
+                            where=where, got=f"got {_short(value)}")
+        return {p: coder_from_data(d, family, f'{where}, port "{p}"') for p, d in value.items()}
 
     def build_layer(self, i: int, node: dict[str, Any]) -> Layer:
         where = f"the saved net, node {i}"
