@@ -120,3 +120,16 @@ def test_training_hook_encodes_inputs_and_maps_labels_through_the_decoder():
     with pytest.raises(NetKeyError, match='port "Target"') as e:
         encode_ports(coders, {"Target": ["sqare"]}, batch=True)
     assert "did you mean 'square'" in e.value.fix
+
+
+def test_the_evaluation_record_holds_the_coders():
+    from netgrad import check_gradients
+    from netgrad.net._record import build_record
+    net = classifier()
+    img = sample_image(12)
+    record = build_record(net, [img, img], "Probabilities")
+    assert record.coders is not None and record.batch
+    assert tuple(record.tensors["Input"].shape) == (2, 3, 12, 12)
+    assert record.request.items == ["Output"]          # the property reads the decoded port
+    assert build_record(net, img).coders.decode(np.array([0.1, 0.2, 0.7])) == "triangle"
+    assert check_gradients(net, img).ok                  # finite differences on the encoded image

@@ -3,8 +3,9 @@ before evaluation, outputs through the decoders after, and training data through
 
 * :func:`split_port_specs`: ``NetGraph(..., Input=NetEncoder(...), Output=NetDecoder(...))``
   → shapes, encoders, decoders;
-* :func:`evaluate_with_coders`: ``net(data)``, ``net(data, "Probabilities")``,
-  ``net(data, NetPortGradient("Input"))`` for a net with encoders or decoders;
+* :func:`prepare_request` and :meth:`CodedRequest.decode`: what the evaluation record
+  (``netgrad.net._record``) does for a net with encoders or decoders: ``net(data)``,
+  ``net(data, "Probabilities")``, ``net(data, NetPortGradient("Input"))``;
 * :func:`training_coders` and :func:`encode_ports`: the trainer's hook (inputs through the
   net's encoders; targets of a decoded output through the decoder, e.g. labels → indices).
 """
@@ -22,7 +23,7 @@ from .._errors import NetgradError, NetKeyError, NetValueError, ShapeError
 from ._base import NetDecoder, NetEncoder, short_repr
 
 __all__ = ["split_port_specs", "check_placement", "check_coders", "inherited_coders",
-           "CodedRequest", "prepare_request", "evaluate_with_coders",
+           "CodedRequest", "prepare_request",
            "training_coders", "encode_ports"]
 
 
@@ -179,10 +180,10 @@ class CodedRequest:
         return result
 
 
-def prepare_request(net, data: Any, spec: Any = None) -> CodedRequest:
-    """Apply ``net``'s encoders to ``data`` and turn a decoder property in ``spec`` into the
-    output port it reads; the evaluator then runs ``(request.data, request.spec)`` and
-    ``request.decode(result)`` gives the user's values."""
+def prepare_request(net, data: Any, spec: Any = None, *, properties: bool = True) -> CodedRequest:
+    """Apply ``net``'s encoders to ``data`` and (with ``properties``) turn a decoder property in
+    ``spec`` into the output port it reads; the evaluation record then holds
+    ``(request.data, request.spec)`` and ``request.decode(result)`` gives the user's values."""
     encoders, decoders = net.encoders(), net.decoders()
     names = net.input_names()
     if isinstance(data, Mapping):
@@ -190,19 +191,11 @@ def prepare_request(net, data: Any, spec: Any = None) -> CodedRequest:
                 for k, v in data.items()}
     elif len(names) == 1 and names[0] in encoders:
         data = _encode(net, names[0], encoders[names[0]], data)
-    if spec is not None and _is_property(net, spec):
+    if properties and spec is not None and _is_property(net, spec):
         port = _property_port(net, decoders, spec)
         decoders[port].parse_property(spec)  # an unknown property fails before evaluating
         return CodedRequest(net, data, port, decoders, prop=spec, asked=spec)
     return CodedRequest(net, data, spec, decoders, asked=spec)
-
-
-def evaluate_with_coders(net, evaluate: Callable[..., Any], data: Any, spec: Any = None,
-                         **options: Any) -> Any:
-    """``evaluate(net, data, spec, **options)`` with the net's encoders applied to the data and
-    its decoders to the outputs (gradients are returned as arrays of the encoded shape)."""
-    request = prepare_request(net, data, spec)
-    return request.decode(evaluate(net, request.data, request.spec, **options))
 
 
 # ---- training -----------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from typing import Any, Protocol
 import torch
 
 from .._module import NetModule, register_evaluator
-from ..encoders._attach import evaluate_with_coders
 from ..gradient import NetPortGradient
 from ._data import to_tensor
 from ._record import EvaluationRecord, build_record
@@ -104,22 +103,18 @@ def present(record: EvaluationRecord, outputs: Mapping[str, torch.Tensor],
     items = record.request.items
     if items is None:
         if len(outputs) == 1:
-            return convert(next(iter(outputs.values())), True)
-        return {p: convert(t, True) for p, t in outputs.items()}
-    result = {}
-    for it in items:
-        if isinstance(it, str):
-            result[it] = convert(outputs[it], True)
+            result = convert(next(iter(outputs.values())), True)
         else:
-            result[it] = convert(grads[it], record.targets[it].kind == "input")
-    return result if record.request.keyed else result[items[0]]
+            result = {p: convert(t, True) for p, t in outputs.items()}
+    else:
+        keyed = {}
+        for it in items:
+            if isinstance(it, str):
+                keyed[it] = convert(outputs[it], True)
+            else:
+                keyed[it] = convert(grads[it], record.targets[it].kind == "input")
+        result = keyed if record.request.keyed else keyed[items[0]]
+    return result if record.coders is None else record.coders.decode(result)
 
 
-def _call(net: NetModule, *args: Any, **kwargs: Any) -> Any:
-    """A Wolfram-style call: through the port encoders and decoders when the net has any."""
-    if net.encoders() or net.decoders():
-        return evaluate_with_coders(net, evaluate, *args, **kwargs)
-    return evaluate(net, *args, **kwargs)
-
-
-register_evaluator(_call)
+register_evaluator(evaluate)

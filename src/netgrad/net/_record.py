@@ -22,6 +22,7 @@ import torch
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
 from .._module import NetModule
 from .._shapes import describe_shape, fmt_shape
+from ..encoders._attach import prepare_request
 from ..gradient import All, NetPortGradient, Target, all_gradient_specs, resolve_gradient
 from ._data import batched, parse_precision, split_data, to_tensor
 
@@ -70,6 +71,12 @@ class EvaluationRecord:
         mode: "Test" or "Train".
         request: what to return.
         torch_out: the user gave torch tensors, so results are tensors (else NumPy).
+        coders: for a net with encoders or decoders, the request as the encoders left it
+            (:class:`netgrad.encoders._attach.CodedRequest`): the user's raw values went
+            through the input encoders before ``tensors`` were made (before the batch
+            decision), a decoder property became its output port, and ``present`` decodes the
+            results through it. Provenance re-runs start from the encoded ``tensors``, so they
+            need nothing more. None for a net without coders.
 
     Planned extensions (fields to add here, not yet built):
 
@@ -77,10 +84,6 @@ class EvaluationRecord:
       valid length of each example, for ports with a varying dimension; filled where ``tensors``
       are made (padding ragged data), read by layers through the run and by ``present`` to cut
       outputs back to each example's length.
-    * encoders and decoders (issue 14): ``encoders``/``decoders``, port → coder; input encoders
-      run where ``tensors`` are made (before the batch decision, on the user's raw values),
-      output decoders where results are presented; provenance re-runs start from the encoded
-      ``tensors``, so they need nothing more.
     * differentiable gradients (issue 16): ``create_graph: bool``; the gradient step passes it
       to ``torch.autograd.grad`` and results are then not detached.
     """
@@ -96,6 +99,7 @@ class EvaluationRecord:
     mode: str = "Test"
     request: Request = field(default_factory=lambda: Request(None, False))
     torch_out: bool = False
+    coders: Any = None
     _swapped: bool = field(default=False, repr=False)
 
     @contextlib.contextmanager
@@ -232,6 +236,10 @@ def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any 
     kind = type(net).__name__
     dtype = parse_precision(precision, kind)
     mode = _check_mode(mode, kind)
+    coders = None
+    if net.encoders() or net.decoders():
+        coders = prepare_request(net, data, spec, properties=not names_are_gradients)
+        data, spec = coders.data, coders.spec
     raw_inputs, raw_imposed = split_data(net, data)
     device = net._device_dtype()[0]
     ints = net.integer_ports()
@@ -257,7 +265,7 @@ def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any 
         arrays=cast_arrays(net, dtype, copy=copy_arrays), targets=targets,
         output_grads=output_grads, rng_state=torch.get_rng_state() if mode == "Train" else None,
         mode=mode, request=request,
-        torch_out=any(isinstance(v, torch.Tensor) for v in raw_inputs.values()))
+        torch_out=any(isinstance(v, torch.Tensor) for v in raw_inputs.values()), coders=coders)
 
 
 def batch_record(net: NetModule, inputs: Mapping[str, Any],
