@@ -2,6 +2,11 @@
 
 A shape is a tuple of ints, the dimensions of **one example** (the batch dimension is never
 part of it), or ``None`` when it is not known yet. ``()`` is a scalar.
+
+A sequence port has a **varying** first dimension: :data:`Varying` in place of an int
+(``("Varying", 8)`` is a sequence of 8-vectors whose length differs between examples,
+``("Varying",)`` a sequence of numbers or tokens). ``Varying`` is the string ``"Varying"``
+(so shapes stay JSON data and compare equal to what users write).
 """
 
 from __future__ import annotations
@@ -17,6 +22,29 @@ ShapeLike = Union[int, tuple, list, None, str]
 _NAMED = {"Real": (), "Scalar": ()}
 
 
+class _VaryingDim(str):
+    """The varying (sequence-length) dimension of a shape: its size differs between examples."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'Varying'"
+
+
+#: The varying first dimension of a sequence port's shape (see the module docstring).
+Varying = _VaryingDim("Varying")
+
+
+def is_varying(dim) -> bool:
+    """Whether a dimension of a shape is the varying one."""
+    return isinstance(dim, str) and dim == "Varying"
+
+
+def has_varying(shape: MaybeShape) -> bool:
+    """Whether a shape has a varying (sequence-length) first dimension."""
+    return bool(shape) and is_varying(shape[0])
+
+
 def as_shape(value: ShapeLike, *, what: str = "a shape") -> MaybeShape:
     """Normalize a user's shape: ``3`` → ``(3,)``, ``(2, 3)`` → ``(2, 3)``, ``"Real"`` → ``()``.
 
@@ -27,8 +55,10 @@ def as_shape(value: ShapeLike, *, what: str = "a shape") -> MaybeShape:
     if isinstance(value, str):
         if value in _NAMED:
             return _NAMED[value]
-        raise NetTypeError(f"{what} must be an int, a tuple of ints, \"Real\" or None",
-                           got=f"got the string {value!r}")
+        if value == "Varying":
+            return (Varying,)
+        raise NetTypeError(f"{what} must be an int, a tuple of ints, \"Real\", \"Varying\" "
+                           "or None", got=f"got the string {value!r}")
     if isinstance(value, bool):
         raise NetTypeError(f"{what} must be an int or a tuple of ints", got=f"got {value!r}")
     if isinstance(value, int):
@@ -38,11 +68,17 @@ def as_shape(value: ShapeLike, *, what: str = "a shape") -> MaybeShape:
     except TypeError:
         raise NetTypeError(f"{what} must be an int or a tuple of ints",
                            got=f"got {type(value).__name__} {value!r}") from None
-    for d in dims:
+    for i, d in enumerate(dims):
+        if is_varying(d):
+            if i != 0:
+                raise NetTypeError(f'{what}: only the first dimension may be "Varying" (the '
+                                   "sequence length)", got=f"got {value!r}",
+                                   fix='write ("Varying", 8) for a sequence of 8-vectors')
+            continue
         if isinstance(d, bool) or not isinstance(d, int) or d < 0:
-            raise NetTypeError(f"{what} must contain non-negative ints",
+            raise NetTypeError(f"{what} must contain non-negative ints (or \"Varying\" first)",
                                got=f"got {value!r}")
-    return tuple(int(d) for d in dims)
+    return tuple(Varying if is_varying(d) else int(d) for d in dims)
 
 
 def fmt_shape(shape: MaybeShape) -> str:
@@ -54,10 +90,22 @@ def fmt_shape(shape: MaybeShape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def element_shape(shape: MaybeShape) -> MaybeShape:
+    """The shape of one element of a sequence port: ``(Varying, 8)`` → ``(8,)``."""
+    return None if shape is None else tuple(shape[1:])
+
+
 def describe_shape(shape: MaybeShape) -> str:
     """Words for a shape, for error messages: "a vector of length 3", "an array of shape (2, 5)"."""
     if shape is None:
         return "an array of unknown shape"
+    if has_varying(shape):
+        inner = shape[1:]
+        if not inner:
+            return "a sequence of numbers (of varying length)"
+        if len(inner) == 1:
+            return f"a sequence (of varying length) of vectors of length {inner[0]}"
+        return f"a sequence (of varying length) of arrays of shape {fmt_shape(inner)}"
     if shape == ():
         return "a scalar"
     if len(shape) == 1:

@@ -46,6 +46,7 @@ from .._module import NetModule
 from ..layers import LAYER_TYPES, ElementwiseLayer, Layer, ThreadingLayer
 from ..layers._arrays import ARRAY_STATES, ArrayState, LayerState
 from ..net import NetChain, NetGraph, NetPort
+from .._shapes import Varying
 from ._bundle import (DEFAULT_LIMITS, DTYPES, Limits, PathLike, _short_repr, read_bundle,
                       write_bundle)
 from ._function import MAX_ARITY, function_from_data, trace_function
@@ -276,6 +277,13 @@ def _shape(value: Any, where: str, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _port_shape(value: Any, where: str, what: str) -> tuple:
+    """A port's shape: like an array's, but the first dimension may be "Varying" (a sequence)."""
+    if isinstance(value, list) and value and value[0] == "Varying":
+        return (Varying,) + _shape(value[1:], where, what)
+    return _shape(value, where, what)
+
+
 def _short(value: Any) -> str:
     return _short_repr(value, 80)
 
@@ -356,7 +364,7 @@ class _Loader:
         if not isinstance(shapes, dict) or set(shapes) != set(root.input_names()):
             raise self.fail("input_shapes names the net's input ports",
                             got=f"got {_short(shapes)} for ports {list(root.input_names())}")
-        given = {p: _shape(s, "the saved net", f'the shape of input "{p}"')
+        given = {p: _port_shape(s, "the saved net", f'the shape of input "{p}"')
                  for p, s in shapes.items() if s is not None}
         try:
             root.bind(given)
@@ -425,7 +433,7 @@ class _Loader:
         if not isinstance(value, dict):
             raise self.fail("declared ports are an object of port names to shapes", where=where,
                             got=f"got {_short(value)}")
-        return {p: _shape(s, where, f'the shape of port "{p}"') for p, s in value.items()}
+        return {p: _port_shape(s, where, f'the shape of port "{p}"') for p, s in value.items()}
 
     def build(self, i: int, node: dict[str, Any], built: list[NetModule]) -> NetModule:
         if node["kind"] == "layer":
