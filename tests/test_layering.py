@@ -3,7 +3,7 @@
 Every ``import`` in ``src/netgrad`` counts, also those inside functions (a lazy import is still
 a dependency). From the bottom:
 
-    _errors  <  ops  <  _shapes, _module, gradient  <  encoders  <  layers  <  net  <  debug  <  io, train, plot
+    _errors  <  ops  <  _shapes, _sequences, _module, gradient  <  encoders  <  layers  <  net  <  debug  <  io, train, plot
     <  the package itself, demo, _audit, __main__
 
 A module imports only modules of its own level or below, and the modules never import each
@@ -24,7 +24,7 @@ SRC = pathlib.Path(netgrad.__file__).parent
 LEVELS = [
     {"_errors"},
     {"ops"},
-    {"_shapes", "_module", "_html", "gradient"},
+    {"_shapes", "_sequences", "_module", "_html", "gradient"},
     {"encoders"},
     {"layers"},
     {"net"},

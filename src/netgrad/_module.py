@@ -9,7 +9,8 @@ A :class:`NetModule` is a :class:`torch.nn.Module`. Two ways to call one:
   :func:`netgrad.net._evaluate.evaluate`.
 * **PyTorch style**, ``net.forward(x)`` or ``net(x, target)`` with two or more tensors: batched
   tensors in port order, a tensor (one output port) or a dict of tensors out. This is what a
-  net's vertices call, and what forward hooks see.
+  net's vertices call, and what forward hooks see. Padded sequences take their lengths as a
+  keyword: ``net(x, lengths=...)`` (see :meth:`NetModule.run_sequences`).
 
 This module sits below the layers and the nets (it imports neither): a Wolfram-style call goes
 to the evaluator that :mod:`netgrad.net` registers with :func:`register_evaluator`.
@@ -121,8 +122,15 @@ class NetModule(torch.nn.Module):
             raise uninitialized_error(missing, type(self).__name__)
 
     # ---- running -------------------------------------------------------------------------
-    def run_ports(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Batched tensors in by port name, batched tensors out by port name (fires hooks)."""
+    def run_ports(self, inputs: Mapping[str, torch.Tensor],
+                  lengths: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Batched tensors in by port name, batched tensors out by port name (fires hooks).
+
+        ``lengths``: for sequence ports (a ``Varying`` first dimension), ``{port: (batch,)
+        int64}``, the length of each padded sequence (see :meth:`run_sequences`).
+        """
+        if lengths:
+            return self.run_sequences(inputs, lengths)[0]
         try:
             args = [inputs[p] for p in self.input_names()]
         except KeyError as e:
@@ -136,6 +144,23 @@ class NetModule(torch.nn.Module):
         (name,) = self.output_names()
         return {name: out}
 
+    def run_sequences(self, inputs: Mapping[str, torch.Tensor],
+                      lengths: Mapping[str, torch.Tensor]
+                      ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Like :meth:`run_ports` for padded batches of sequences (``(batch, max_length, ...)``
+        at ports of shape ``(Varying, ...)``): ``lengths`` maps each sequence input port to its
+        ``(batch,)`` lengths; returns the outputs by port and the lengths of the sequence
+        outputs."""
+        raise NotImplementedError
+
+    def optional_inputs(self) -> tuple[str, ...]:
+        """Input ports that exist only when connected (a recurrent layer's initial state)."""
+        return ()
+
+    def optional_outputs(self) -> tuple[str, ...]:
+        """Output ports that exist only when connected (a recurrent layer's final state)."""
+        return ()
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) >= 2 and isinstance(args[1], torch.Tensor) or (
                 kwargs and set(kwargs) <= set(self.input_names())):
@@ -143,6 +168,9 @@ class NetModule(torch.nn.Module):
             if kwargs:
                 return self.run_ports_or_single(kwargs)
             return torch.nn.Module.__call__(self, *args)
+        if "lengths" in kwargs and args and isinstance(args[0], torch.Tensor):
+            # PyTorch style for padded sequences: net(x, lengths=...)
+            return torch.nn.Module.__call__(self, *args, **kwargs)
         if _evaluator is None:  # pragma: no cover - importing netgrad registers it
             raise RuntimeError("netgrad.net is not imported, so nets cannot be evaluated")
         return _evaluator(self, *args, **kwargs)

@@ -9,7 +9,11 @@ A layer subclass declares
 * ``array_shapes_for(shapes)``: the arrays' shapes once the input shapes are known;
 * ``forward(*inputs)``: batched tensors in, one call into :mod:`netgrad.ops`;
 * ``get_config()``: the constructor arguments, so ``type(layer).from_config(layer.get_config())``
-  rebuilds the layer (without array values).
+  rebuilds the layer (without array values);
+* ``sequence_support``: how it treats sequence inputs (a ``Varying`` first dimension), see
+  :attr:`Layer.sequence_support`; ``optional_input_ports`` / ``optional_output_ports``: ports
+  that exist only when a NetGraph connects them (a recurrent layer's initial and final
+  ``"State"``).
 
 Arrays start **uninitialized** (Wolfram semantics) unless values are given to the constructor;
 :func:`netgrad.NetInitialize` fills them, and so do ``load_state_dict`` and :meth:`set_array`.
@@ -26,7 +30,8 @@ import torch
 
 from .._errors import NetgradError, NetKeyError, NetValueError, ShapeError
 from .._module import uninitialized_error
-from .._shapes import MaybeShape, ShapeLike, as_shape, describe_shape, fmt_shape
+from .._sequences import common_lengths, masked_mean
+from .._shapes import MaybeShape, ShapeLike, as_shape, describe_shape, fmt_shape, has_varying
 from ._arrays import ArrayLayer
 
 __all__ = ["Layer", "LAYER_TYPES", "register_layer"]
@@ -48,6 +53,21 @@ class Layer(ArrayLayer):
     output_ports: ClassVar[tuple[str, ...]] = ("Output",)
     variadic: ClassVar[bool] = False
     integer_input_ports: ClassVar[frozenset[str]] = frozenset()
+    #: How the layer treats sequence inputs (shape ``(Varying, ...)``; the batch is padded to
+    #: ``(batch, max_length, ...)`` and each sequence's length travels with it):
+    #:
+    #: * ``None``: it takes none; a varying input is a ShapeError naming the layer;
+    #: * ``"positions"``: it acts on each position on its own (elementwise, dropout, an
+    #:   embedding), so the padded batch goes through ``forward`` unchanged and its varying
+    #:   outputs keep the lengths;
+    #: * ``"mean"``: a loss whose value is a mean over the elements of an example: it runs on
+    #:   every position, and each sequence's loss is the mean over its own positions;
+    #: * ``"lengths"``: it mixes positions and implements :meth:`run_sequences` itself.
+    sequence_support: ClassVar[str | None] = None
+    #: Input ports that exist only when a NetGraph connects them (forward gets None otherwise).
+    optional_input_ports: ClassVar[tuple[str, ...]] = ()
+    #: Output ports that exist only when a NetGraph connects them.
+    optional_output_ports: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         super().__init__()
@@ -73,6 +93,12 @@ class Layer(ArrayLayer):
 
     def integer_ports(self) -> frozenset[str]:
         return self.integer_input_ports
+
+    def optional_inputs(self) -> tuple[str, ...]:
+        return self.optional_input_ports
+
+    def optional_outputs(self) -> tuple[str, ...]:
+        return self.optional_output_ports
 
     def port_shape(self, port: str) -> MaybeShape:
         return self._shapes.get(port)
@@ -105,10 +131,49 @@ class Layer(ArrayLayer):
                                  where=f'{type(self).__name__}, port "{p}"',
                                  got=f"got {describe_shape(known[1])}")
             full[p] = known[0] if known else None
+        for p in self.optional_inputs():
+            if shapes.get(p) is not None:
+                full[p] = shapes[p]
         return full
+
+    # ---- sequences -----------------------------------------------------------------------
+    def sequence_mode(self, shapes: Mapping[str, MaybeShape]) -> str | None:
+        """How this layer takes sequence inputs of these shapes (see :attr:`sequence_support`)."""
+        return self.sequence_support
+
+    def sequence_fix(self) -> str:
+        """The fix an error suggests when this layer gets a sequence it does not take."""
+        return (f"apply it to each element of the sequence: NetMapOperator({self.config_text()}), "
+                "or reduce the sequence first (SequenceLastLayer(), AggregationLayer)")
+
+    def _check_sequences(self, full: Mapping[str, MaybeShape]) -> None:
+        varying = [p for p, s in full.items() if has_varying(s)]
+        if varying and self.sequence_mode(full) is None:
+            p = varying[0]
+            raise ShapeError(f"{type(self).__name__} does not take a sequence of varying length",
+                             where=f'{type(self).__name__}, port "{p}"',
+                             got=f"got {describe_shape(full[p])}", fix=self.sequence_fix())
+
+    def run_sequences(self, inputs: Mapping[str, torch.Tensor],
+                      lengths: Mapping[str, torch.Tensor]
+                      ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Padded batches in by port, with ``lengths`` ``(batch,)`` of the varying ports;
+        outputs by port, and the lengths of the varying outputs."""
+        shapes = {p: self.port_shape(p) for p in inputs}
+        mode = self.sequence_mode(shapes)
+        lens = common_lengths(lengths, type(self).__name__)
+        if mode == "mean":
+            some = next(p for p in inputs if has_varying(shapes[p]))
+            b, t = inputs[some].shape[:2]
+            flat = {p: x.flatten(0, 1) if has_varying(shapes[p]) else x for p, x in inputs.items()}
+            out = self.run_ports(flat)
+            return {p: masked_mean(y.reshape(b, t), lens) for p, y in out.items()}, {}
+        out = self.run_ports(inputs)
+        return out, {p: lens for p in out if has_varying(self.port_shape(p))}
 
     def infer(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
         full = self.complete_inputs(self._merged_inputs(shapes))
+        self._check_sequences(full)
         out = self.infer_outputs(full)
         # Arrays already present fix some shapes: check them against what the inputs imply.
         for name, shape in self.array_shapes_for(full).items():
@@ -162,11 +227,16 @@ class Layer(ArrayLayer):
         self.bind({})
 
     # ---- running -------------------------------------------------------------------------
-    def run_ports(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        if self._uninitialized:  # arrays without values would give NaN: say so instead
+    def require_arrays(self) -> None:
+        """Raise if an array has no values (running would give NaN: say so instead)."""
+        if self._uninitialized:
             raise uninitialized_error([((name,), type(self).__name__)
                                        for name in self.array_names if name in self._uninitialized])
-        return super().run_ports(inputs)
+
+    def run_ports(self, inputs: Mapping[str, torch.Tensor],
+                  lengths: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        self.require_arrays()
+        return super().run_ports(inputs, lengths)
 
     # ---- config --------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

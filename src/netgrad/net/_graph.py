@@ -147,7 +147,7 @@ class NetGraph(NetModule):
             if ref.vertex is None:
                 return (None, ref.port)
             v = self.vertex_name(ref.vertex)
-            outs = self.vertices[v].output_names()
+            outs = self.vertices[v].output_names() + self.vertices[v].optional_outputs()
             if ref.port not in outs:
                 raise NetKeyError(f'vertex "{v}" has no output port {ref.port!r}',
                                   where=type(self).__name__, got=f"got {ref!r}",
@@ -204,10 +204,11 @@ class NetGraph(NetModule):
                 if getattr(layer, "variadic", False) and dst_ref.port.startswith("Input"):
                     variadic_sources.setdefault(v, []).append(srcs[0])
                     continue
-                if dst_ref.port not in layer.input_names():
+                ports = layer.input_names() + layer.optional_inputs()
+                if dst_ref.port not in ports:
                     raise NetKeyError(f'vertex "{v}" has no input port {dst_ref.port!r}',
                                       where=kind, got=f"got {dst_ref!r}",
-                                      fix=f"its input ports are {list(layer.input_names())}")
+                                      fix=f"its input ports are {list(ports)}")
                 connect(v, dst_ref.port, srcs[0])
                 continue
             v = self.vertex_name(dst_ref)
@@ -442,7 +443,13 @@ class NetGraph(NetModule):
         return out
 
     # ---- running ---------------------------------------------------------------------------
-    def forward(self, *args: torch.Tensor) -> Union[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, *args: torch.Tensor, lengths: Mapping[str, torch.Tensor] | None = None
+                ) -> Union[torch.Tensor, dict[str, torch.Tensor]]:
+        """Batched tensors in port order; ``lengths={port: (batch,) int64}`` for sequence
+        ports given as padded tensors (see :meth:`run_sequences`)."""
+        if lengths:
+            outs, _ = self.run_sequences(dict(zip(self._inputs, args)), lengths)
+            return next(iter(outs.values())) if len(outs) == 1 else outs
         env: dict[Source, torch.Tensor] = {(None, p): t for p, t in zip(self._inputs, args)}
         for v, layer, ports in self._plan:
             outs = layer.run_ports({p: env[src] for p, src in ports})
@@ -452,6 +459,25 @@ class NetGraph(NetModule):
             (src,) = self._outputs.values()
             return env[src]
         return {p: env[src] for p, src in self._outputs.items()}
+
+    def run_sequences(self, inputs: Mapping[str, torch.Tensor],
+                      lengths: Mapping[str, torch.Tensor]
+                      ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        env: dict[Source, torch.Tensor] = {(None, p): inputs[p] for p in self._inputs}
+        lens: dict[Source, torch.Tensor] = {(None, p): l for p, l in lengths.items()}
+        for v, layer, ports in self._plan:
+            ins = {p: env[src] for p, src in ports}
+            in_lens = {p: lens[src] for p, src in ports if src in lens}
+            if in_lens:
+                outs, out_lens = layer.run_sequences(ins, in_lens)
+            else:
+                outs, out_lens = layer.run_ports(ins), {}
+            for p, t in outs.items():
+                env[(v, p)] = t
+            for p, n in out_lens.items():
+                lens[(v, p)] = n
+        return ({p: env[src] for p, src in self._outputs.items()},
+                {p: lens[src] for p, src in self._outputs.items() if src in lens})
 
     def get_config(self) -> dict[str, Any]:
         return {"ports": {p: list(s) for p, s in self._declared.items() if s is not None}}
