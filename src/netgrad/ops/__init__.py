@@ -46,6 +46,13 @@ __all__ += [
     "convolution", "deconvolution",
 ]
 
+# --- sequences: attention and recurrences (owned by the sequences engineer) ---
+from ._attention import scaled_dot_product_attention  # noqa: E402
+from ._ctc import ctc_loss  # noqa: E402
+from ._recurrent import gru, lstm, rnn_tanh  # noqa: E402
+
+__all__ += ["scaled_dot_product_attention", "lstm", "gru", "rnn_tanh", "ctc_loss"]
+
 from ._registry import warm_namespaces as _warm  # noqa: E402
 
 _warm(__all__)
