@@ -18,12 +18,17 @@ import torch
 
 from netgrad import ops
 from netgrad.io._function import function_from_data, trace_function
+from netgrad import NetInitialize
 from netgrad.layers import (LAYER_TYPES, AggregationLayer, CatenateLayer, ConvolutionLayer,
                             CrossEntropyLossLayer, DeconvolutionLayer, DropoutLayer,
                             ElementwiseLayer, FlattenLayer, Layer, LinearLayer,
                             MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer, PoolingLayer,
                             ReshapeLayer, SoftmaxLayer, ThreadingLayer)
 from netgrad.layers import EmbeddingLayer
+from netgrad.layers import (AttentionLayer, BasicRecurrentLayer, CTCLossLayer,
+                            GatedRecurrentLayer, LongShortTermMemoryLayer, SequenceIndicesLayer,
+                            SequenceLastLayer, SequenceMostLayer, SequenceRestLayer,
+                            SequenceReverseLayer)
 
 
 @dataclass
@@ -132,6 +137,64 @@ EXAMPLES: dict[str, list[Example]] = {
         Example(lambda: EmbeddingLayer(2, 4, input=()), {"Input": ("int", (3,), 4)}),
         Example(lambda: EmbeddingLayer(2, weights=np.arange(6.0).reshape(3, 2)),
                 {"Input": ("int", (2, 3), 3)}),
+    ],
+    # --- sequences (the sequences engineer) ---
+    "LongShortTermMemoryLayer": [
+        Example(lambda: NetInitialize(LongShortTermMemoryLayer(3, input=(4, 2)), seed=1),
+                {"Input": (2, 4, 2)}),
+        Example(lambda: LongShortTermMemoryLayer(2, input=("Varying", 3),
+                                                 dropout={"VariationalState": 0.1})),
+        Example(lambda: LongShortTermMemoryLayer(4, dropout=0.25)),
+    ],
+    "GatedRecurrentLayer": [
+        Example(lambda: NetInitialize(GatedRecurrentLayer(3, input=(5, 2)), seed=2),
+                {"Input": (2, 5, 2)}),
+        Example(lambda: GatedRecurrentLayer(2, input=("Varying", 2),
+                                            dropout={"StateUpdate": 0.2})),
+    ],
+    "BasicRecurrentLayer": [
+        Example(lambda: NetInitialize(BasicRecurrentLayer(2, input=(3, 3)), seed=3),
+                {"Input": (2, 3, 3)}),
+        Example(lambda: BasicRecurrentLayer(5, input=("Varying", 1))),
+    ],
+    "AttentionLayer": [
+        Example(lambda: AttentionLayer(key=(5, 4), value=(5, 3), query=(2, 4)),
+                {"Key": (2, 5, 4), "Value": (2, 5, 3), "Query": (2, 2, 4)}),
+        Example(lambda: AttentionLayer(heads=2, mask="Causal", key=(3, 4), value=(3, 2),
+                                       query=(3, 4)),
+                {"Key": (2, 3, 4), "Value": (2, 3, 2), "Query": (2, 3, 4)}),
+        Example(lambda: NetInitialize(AttentionLayer("Bilinear", score_rescaling=None,
+                                                     key=(4, 3), value=(4, 2), query=(5,)), seed=4),
+                {"Key": (2, 4, 3), "Value": (2, 4, 2), "Query": (2, 5)}),
+        Example(lambda: AttentionLayer(mask_port=True, dropout=0.1, key=(3, 2), value=(3, 2),
+                                       query=(2, 2)),
+                {"Key": (2, 3, 2), "Value": (2, 3, 2), "Query": (2, 2, 2),
+                 "Mask": ("int", (2, 2, 3), 2)}),
+        Example(lambda: AttentionLayer(key=("Varying", 4), value=("Varying", 4),
+                                       query=("Varying", 4))),
+    ],
+    "SequenceLastLayer": [
+        Example(lambda: SequenceLastLayer(input=(4, 3)), {"Input": (2, 4, 3)}),
+        Example(lambda: SequenceLastLayer(input=("Varying", 2))),
+    ],
+    "SequenceMostLayer": [
+        Example(lambda: SequenceMostLayer(input=(4, 3)), {"Input": (2, 4, 3)}),
+    ],
+    "SequenceRestLayer": [
+        Example(lambda: SequenceRestLayer(input=(4,)), {"Input": (3, 4)}),
+    ],
+    "SequenceReverseLayer": [
+        Example(lambda: SequenceReverseLayer(input=(3, 2)), {"Input": (2, 3, 2)}),
+        Example(lambda: SequenceReverseLayer()),
+    ],
+    "SequenceIndicesLayer": [
+        Example(lambda: SequenceIndicesLayer(input=(5, 2)), {"Input": (2, 5, 2)}),
+        Example(lambda: SequenceIndicesLayer(3, input="Varying")),
+    ],
+    "CTCLossLayer": [
+        Example(lambda: CTCLossLayer(input=(6, 4)),
+                {"Input": ("prob", (2, 6, 4)), "Target": ("int", (2, 2), 3)}),
+        Example(lambda: CTCLossLayer(zero_infinity=True, input=("Varying", 3))),
     ],
 }
 

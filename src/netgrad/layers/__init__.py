@@ -12,6 +12,11 @@ from ._structure import CatenateLayer, FlattenLayer, PartLayer, ReshapeLayer
 from ._convolution import ConvolutionLayer, DeconvolutionLayer
 from ._pooling import PoolingLayer
 from ._embedding import EmbeddingLayer
+from ._recurrent import BasicRecurrentLayer, GatedRecurrentLayer, LongShortTermMemoryLayer
+from ._attention import AttentionLayer
+from ._sequence import (SequenceIndicesLayer, SequenceLastLayer, SequenceMostLayer,
+                        SequenceRestLayer, SequenceReverseLayer)
+from ._ctc import CTCLossLayer
 
 __all__ = [
     "Layer", "LAYER_TYPES", "register_layer", "LayerState", "ArrayState", "ARRAY_STATES",
@@ -21,4 +26,7 @@ __all__ = [
     "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
     "ConvolutionLayer", "DeconvolutionLayer", "PoolingLayer",
     "EmbeddingLayer",
+    "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer", "AttentionLayer",
+    "SequenceLastLayer", "SequenceMostLayer", "SequenceRestLayer", "SequenceReverseLayer",
+    "SequenceIndicesLayer", "CTCLossLayer",
 ]
