@@ -14,6 +14,10 @@ from .layers import (AggregationLayer, CatenateLayer, ConvolutionLayer, CrossEnt
                      LinearLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer,
                      PoolingLayer, ReshapeLayer, SoftmaxLayer, ThreadingLayer)
 from .layers import EmbeddingLayer
+from .layers import (AttentionLayer, BasicRecurrentLayer, CTCLossLayer, GatedRecurrentLayer,
+                     LongShortTermMemoryLayer, SequenceIndicesLayer, SequenceLastLayer,
+                     SequenceMostLayer, SequenceRestLayer, SequenceReverseLayer)
+from ._sequences import SequenceBatch
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
 from .ops import robust
 from .io import load, save
@@ -35,6 +39,9 @@ __all__ = [
     "DropoutLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
     "ConvolutionLayer", "DeconvolutionLayer", "PoolingLayer",
     "EmbeddingLayer",
+    "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer", "AttentionLayer",
+    "SequenceLastLayer", "SequenceMostLayer", "SequenceRestLayer", "SequenceReverseLayer",
+    "SequenceIndicesLayer", "CTCLossLayer", "SequenceBatch",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError",
 ]

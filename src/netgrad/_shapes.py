@@ -90,6 +90,18 @@ def fmt_shape(shape: MaybeShape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def broadcast_shapes(*shapes: Shape) -> Shape:
+    """NumPy-style broadcasting (aligned at the last dimension) of per-example shapes, where a
+    varying dimension broadcasts only against itself (or a missing dimension): ``(Varying, 3)``
+    with ``(3,)`` is ``(Varying, 3)``. Raises RuntimeError when the shapes do not broadcast."""
+    import torch
+    mark = 2 ** 62 + 1  # a size no real dimension has
+    out = torch.broadcast_shapes(*(tuple(mark if is_varying(d) else d for d in s) for s in shapes))
+    if any(d == mark for s in shapes for d in s) and out and out[0] != mark:
+        raise RuntimeError("a varying dimension must stay first")
+    return tuple(Varying if d == mark else int(d) for d in out)
+
+
 def element_shape(shape: MaybeShape) -> MaybeShape:
     """The shape of one element of a sequence port: ``(Varying, 8)`` → ``(8,)``."""
     return None if shape is None else tuple(shape[1:])

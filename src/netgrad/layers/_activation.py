@@ -30,6 +30,16 @@ class SoftmaxLayer(Layer):
         self.level = level
         self._setup(Input=input)
 
+    def sequence_mode(self, shapes):
+        s = shapes.get("Input")
+        if s is not None and 1 in resolve_levels(self.level, len(s), 'SoftmaxLayer, port "Input"'):
+            return None  # normalizing over the sequence itself would need masks
+        return "positions"
+
+    def sequence_fix(self) -> str:
+        return "normalize over a level of each element (level=-1, the default); over the " \
+               "sequence use AttentionLayer"
+
     def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
         s = shapes["Input"]
         if s is not None:
@@ -52,6 +62,8 @@ class DropoutLayer(Layer):
     Shape:
         - Input: any; Output: the same.
     """
+
+    sequence_support = "positions"
 
     def __init__(self, p: float = 0.5, *, input: ShapeLike = None) -> None:
         super().__init__()

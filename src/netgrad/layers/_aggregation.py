@@ -8,6 +8,7 @@ import torch
 
 from .. import ops
 from .._errors import NetTypeError, NetValueError, ShapeError
+from .._sequences import positions_mask
 from .._shapes import MaybeShape, ShapeLike
 from ._base import Layer, register_layer
 
@@ -19,6 +20,9 @@ AGGREGATIONS: dict[str, str] = {"Total": "sum", "Times": "prod", "Max": "amax", 
                                 "Mean": "mean"}
 
 Levels = Union[int, str, tuple, list]
+
+#: What padding becomes before aggregating over a sequence: the function's identity.
+_IDENTITY = {"Total": 0.0, "Mean": 0.0, "Times": 1.0, "Max": float("-inf"), "Min": float("inf")}
 
 
 def resolve_levels(levels: Levels, rank: int, where: str) -> tuple[int, ...]:
@@ -73,6 +77,10 @@ class AggregationLayer(Layer):
             the first, e.g. every channel of an image aggregated to one number.
         input: shape of the input (optional).
 
+    Over a sequence (level 1 of an input ``(Varying, *s)``), each sequence is aggregated over
+    its own elements only ("Mean" of an empty sequence is 0, "Max" -inf); over other levels it
+    acts on each element of the sequence.
+
     Shape:
         - Input: ``(*s)``; Output: ``s`` without the aggregated levels.
     """
@@ -94,9 +102,34 @@ class AggregationLayer(Layer):
         lv = resolve_levels(self.levels, len(s), 'AggregationLayer, port "Input"')
         return {"Output": tuple(d for i, d in enumerate(s, start=1) if i not in lv)}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def sequence_mode(self, shapes):
+        s = shapes.get("Input")
+        if s is not None and 1 in resolve_levels(self.levels, len(s), 'AggregationLayer, port "Input"'):
+            return "lengths"
+        return "positions"
+
+    def run_sequences(self, inputs, lengths):
+        if self.sequence_mode({"Input": self.port_shape("Input")}) == "positions":
+            return super().run_sequences(inputs, lengths)
+        out = torch.nn.Module.__call__(self, inputs["Input"], lengths=lengths.get("Input"))
+        return {"Output": out}, {}
+
+    def forward(self, x: torch.Tensor, *, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``(B, *s)``; ``lengths`` ``(B,)``: the valid length of level 1 (a sequence)."""
         dims = resolve_levels(self.levels, x.dim() - 1, "AggregationLayer")
-        return getattr(ops, AGGREGATIONS[self.function])(x, dim=dims)
+        if lengths is None or 1 not in dims:
+            return getattr(ops, AGGREGATIONS[self.function])(x, dim=dims)
+        keep = positions_mask(lengths.to(x.device), x.shape[1])
+        keep = keep.reshape(*keep.shape, *([1] * (x.dim() - 2)))
+        x = ops.where(keep, x, _IDENTITY[self.function])
+        if self.function != "Mean":
+            return getattr(ops, AGGREGATIONS[self.function])(x, dim=dims)
+        total = ops.sum(x, dim=dims)
+        count = lengths.to(device=x.device, dtype=x.dtype)
+        for d in dims:
+            if d != 1:
+                count = count * x.shape[d]
+        return total / count.clamp_min(1).reshape(-1, *([1] * (total.dim() - 1)))
 
     def get_config(self) -> dict[str, Any]:
         levels = list(self.levels) if isinstance(self.levels, tuple) else self.levels

@@ -15,8 +15,8 @@ import torch
 
 from .. import ops
 from .._errors import NetValueError, ShapeError
-from ..net._sequences import common_lengths, positions_mask
-from ..net._shapes import MaybeShape, ShapeLike, describe_shape, is_varying
+from .._sequences import common_lengths, positions_mask
+from .._shapes import MaybeShape, ShapeLike, describe_shape, is_varying
 from ._base import Layer, register_layer
 
 __all__ = ["AttentionLayer"]

@@ -9,7 +9,7 @@ import torch
 
 from .. import ops
 from .._errors import NetValueError, ShapeError
-from ..net._shapes import ShapeLike, describe_shape, is_varying
+from .._shapes import ShapeLike, describe_shape, is_varying
 from ._base import Layer, register_layer
 
 __all__ = ["CTCLossLayer"]

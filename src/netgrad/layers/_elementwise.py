@@ -15,7 +15,7 @@ import torch
 
 from .. import ops
 from .._errors import NetTypeError, NetValueError, ShapeError
-from .._shapes import MaybeShape, ShapeLike, describe_shape
+from .._shapes import MaybeShape, ShapeLike, broadcast_shapes, describe_shape
 from ._base import Layer, register_layer
 
 __all__ = ["ElementwiseLayer", "ThreadingLayer", "UNARY_FUNCTIONS", "THREADING_FUNCTIONS"]
@@ -71,8 +71,10 @@ class ElementwiseLayer(Layer):
         input: shape of the input (optional).
 
     Shape:
-        - Input: any shape ``(*s)``; Output: the same shape.
+        - Input: any shape ``(*s)``, also a sequence ``(Varying, *s)``; Output: the same shape.
     """
+
+    sequence_support = "positions"
 
     def __init__(self, function: Function, *, input: ShapeLike = None) -> None:
         super().__init__()
@@ -129,6 +131,7 @@ class ThreadingLayer(Layer):
     """
 
     variadic = True
+    sequence_support = "positions"  # sequences of equal lengths, or a sequence and fixed arrays
 
     def __init__(self, function: Function, n: int | None = None) -> None:
         super().__init__()
@@ -141,7 +144,7 @@ class ThreadingLayer(Layer):
         if any(s is None for s in shapes.values()):
             return {"Output": None}
         try:
-            out = tuple(torch.broadcast_shapes(*shapes.values()))
+            out = broadcast_shapes(*shapes.values())
         except RuntimeError:
             raise ShapeError("inputs must broadcast against each other (aligned at the last "
                              "dimension)", where="ThreadingLayer",

@@ -45,6 +45,7 @@ class EmbeddingLayer(Layer):
 
     array_names = ("Weights",)
     integer_input_ports = frozenset({"Input"})
+    sequence_support = "positions"
 
     def __init__(self, size: int, n: int | None = None, *, input: ShapeLike = None,
                  weights: Any = None) -> None:

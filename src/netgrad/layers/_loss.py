@@ -24,6 +24,7 @@ def _example_mean(x: torch.Tensor) -> torch.Tensor:
 class _PairLoss(Layer):
     input_ports = ("Input", "Target")
     output_ports = ("Loss",)
+    sequence_support = "mean"  # a sequence's loss is the mean over its own positions
 
     def __init__(self, *, input: ShapeLike = None) -> None:
         super().__init__()
@@ -95,6 +96,7 @@ class CrossEntropyLossLayer(Layer):
 
     input_ports = ("Input", "Target")
     output_ports = ("Loss",)
+    sequence_support = "mean"  # a sequence's loss is the mean over its own positions
 
     def __init__(self, target: str = "Index", *, input: ShapeLike = None) -> None:
         super().__init__()

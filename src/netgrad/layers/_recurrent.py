@@ -26,7 +26,7 @@ import torch
 
 from .. import ops
 from .._errors import NetTypeError, NetValueError, ShapeError
-from ..net._shapes import MaybeShape, ShapeLike, describe_shape
+from .._shapes import MaybeShape, ShapeLike, describe_shape
 from ._base import Layer, register_layer
 
 __all__ = ["LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer"]

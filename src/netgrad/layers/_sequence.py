@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from .._errors import NetValueError, ShapeError
-from ..net._sequences import positions_mask
-from ..net._shapes import MaybeShape, ShapeLike, describe_shape, is_varying
+from .._sequences import positions_mask
+from .._shapes import MaybeShape, ShapeLike, describe_shape, is_varying
 from ._base import Layer, register_layer
 
 __all__ = ["SequenceLastLayer", "SequenceMostLayer", "SequenceRestLayer", "SequenceReverseLayer",
