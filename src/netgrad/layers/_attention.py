@@ -156,6 +156,7 @@ class AttentionLayer(Layer):
         key_lengths = {p: lengths[p] for p in ("Key", "Value") if p in lengths}
         kl = common_lengths(key_lengths, "AttentionLayer") if key_lengths else None
         ql = lengths.get("Query")
+        self.require_arrays()
         args = [inputs[p] for p in self.input_names()]
         out = torch.nn.Module.__call__(self, *args, key_lengths=kl, query_lengths=ql)
         return {"Output": out}, ({"Output": ql} if ql is not None else {})

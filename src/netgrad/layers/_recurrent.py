@@ -155,11 +155,13 @@ class _Recurrent(Layer):
     def run_ports(self, inputs, lengths=None):
         if lengths:
             return self.run_sequences(inputs, lengths)[0]
+        self.require_arrays()
         out = torch.nn.Module.__call__(self, inputs["Input"], *self._states(inputs))
         return dict(out)
 
     def run_sequences(self, inputs, lengths):
         n = lengths.get("Input")
+        self.require_arrays()
         out = torch.nn.Module.__call__(self, inputs["Input"], *self._states(inputs), lengths=n)
         return dict(out), ({"Output": n} if n is not None else {})
 
