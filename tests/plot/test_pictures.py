@@ -84,3 +84,33 @@ def test_image_turns_an_encoded_array_back_into_a_picture():
     with pytest.raises(NetgradError, match="channel-first") as e:
         plot.image(np.zeros((2, 4, 4)))
     assert e.value.fix
+
+
+def _deep_graph():
+    from netgrad import MeanSquaredLossLayer, NetGraph
+    inner = NetChain({"a": LinearLayer(4), "b": "Tanh"})
+    mid = NetChain({"inner": inner, "c": LinearLayer(2)})
+    return NetGraph({"mid": mid, "loss": MeanSquaredLossLayer()}, [("mid", "loss")], Input=3)
+
+
+@pytest.mark.parametrize("make", [classifier_graph, _deep_graph])
+def test_arrows_pass_through_no_other_box_and_outsiders_stay_out_of_groups(make):
+    from netgrad.plot._graph import layout_graph
+    lay = layout_graph(make())
+    boxes = list(lay.nodes.values())
+    for a, b in lay.edges:
+        na, nb = lay.nodes[a], lay.nodes[b]
+        x0, y0 = na.x + na.w / 2, na.y + na.h
+        x1, y1 = nb.x + nb.w / 2, nb.y
+        for t in np.linspace(0.02, 0.98, 60):
+            px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            for n in boxes:
+                if n.key not in (a, b):
+                    assert not (n.x < px < n.x + n.w and n.y < py < n.y + n.h), (a, b, n.key)
+    for path in lay.groups:           # a node outside a group is not drawn inside its rectangle
+        members = [n for n in boxes if n.group[:len(path)] == path]
+        left, right = min(n.x for n in members), max(n.x + n.w for n in members)
+        top, bottom = min(n.y for n in members), max(n.y + n.h for n in members)
+        for n in boxes:
+            if n not in members:
+                assert n.x >= right or n.x + n.w <= left or n.y >= bottom or n.y + n.h <= top, n.key

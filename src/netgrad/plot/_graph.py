@@ -105,22 +105,36 @@ def layout_graph(net: Any) -> GraphLayout:
         out.nodes[f"out:{p}"] = Node(f"out:{p}", "output", lines)
         if p in producers:
             out.edges.append((producers[p], f"out:{p}"))
+    _place(out)
+    return out
+
+
+def _place(out: GraphLayout) -> None:
+    """Levels, order within a level, and positions (inches) of ``out``'s nodes."""
+    nodes = out.nodes
+    preds: dict[str, list[str]] = {k: [] for k in nodes}
+    succs: dict[str, list[str]] = {k: [] for k in nodes}
+    for a, b in out.edges:
+        preds[b].append(a)
+        succs[a].append(b)
     # levels: longest path from a source (the edge list is in evaluation order, so repeat)
     changed = True
     while changed:
         changed = False
         for a, b in out.edges:
-            if out.nodes[b].level < out.nodes[a].level + 1:
-                out.nodes[b].level = out.nodes[a].level + 1
+            if nodes[b].level < nodes[a].level + 1:
+                nodes[b].level = nodes[a].level + 1
                 changed = True
-    last = max(n.level for n in out.nodes.values())
-    for n in out.nodes.values():
+    last = max(n.level for n in nodes.values())
+    for n in nodes.values():
         if n.kind == "output":
             n.level = last
+        elif not preds[n.key] and succs[n.key]:   # a source sits just above its first use
+            n.level = min(nodes[b].level for b in succs[n.key]) - 1
         n.w = max(len(line) for line in n.lines) * _CHAR + 0.3
         n.h = len(n.lines) * _LINE + 0.18
     rows: dict[int, list[Node]] = {}
-    for n in out.nodes.values():
+    for n in nodes.values():
         rows.setdefault(n.level, []).append(n)
     depth = max((len(g) for g in out.groups), default=0)
     margin = 0.25 + depth * _GROUP_PAD
@@ -129,14 +143,41 @@ def layout_graph(net: Any) -> GraphLayout:
     y = margin + 0.1 + depth * 0.2
     for lv in sorted(rows):
         ns = rows[lv]
+        # order by the mean centre of the predecessors (fewer crossings); sources go last
+        centre = {n.key: (sum(nodes[a].x + nodes[a].w / 2 for a in preds[n.key])
+                          / len(preds[n.key]) if preds[n.key] and nodes[preds[n.key][0]].y
+                          < y else float("inf")) for n in ns}
+        ns.sort(key=lambda n: centre[n.key])
         x = (total_w - widths[lv]) / 2
         for n in ns:
             n.x, n.y = x, y
             x += n.w + _GAP_X
         y += max(n.h for n in ns) + _GAP_Y + depth * 0.05
-    out.width = total_w
-    out.height = max(n.y + n.h for n in out.nodes.values()) + margin
-    return out
+    _clear_groups(out, rows)
+    out.width = max(total_w, max(n.x + n.w for n in nodes.values()) + margin)
+    out.height = max(n.y + n.h for n in nodes.values()) + margin
+
+
+def _clear_groups(out: GraphLayout, rows: dict[int, list[Node]]) -> None:
+    """Move nodes that are not in a group out of its rectangle (to its right), with the nodes
+    after them in their row."""
+    for path in sorted(out.groups, key=len):
+        members = [n for n in out.nodes.values() if n.group[:len(path)] == path]
+        if not members:
+            continue
+        pad = _GROUP_PAD * (max(len(g) for g in out.groups) - len(path) + 1)
+        x1 = max(n.x + n.w for n in members) + pad
+        y0 = min(n.y for n in members) - pad - 0.16
+        y1 = max(n.y + n.h for n in members) + pad
+        for ns in rows.values():
+            for i, n in enumerate(ns):
+                if n in members or n.y + n.h < y0 or n.y > y1 or n.x > x1 or \
+                        n.x + n.w < min(m.x for m in members) - pad:
+                    continue
+                shift = x1 + _GAP_X - n.x
+                for m in ns[i:]:
+                    m.x += shift
+                break
 
 
 def net_graph(net: Any, *, title: str | None = None) -> Any:
