@@ -3,7 +3,8 @@
 Every ``import`` in ``src/netgrad`` counts, also those inside functions (a lazy import is still
 a dependency). From the bottom:
 
-    _errors  <  ops  <  _shapes, _sequences, _module, gradient  <  encoders  <  layers  <  net  <  debug  <  io, train, plot
+    _errors  <  ops  <  _shapes, _sequences, _module, gradient  <  encoders  <  layers  <  net
+    <  debug  <  io, train, plot
     <  the package itself, demo, _audit, __main__
 
 A module imports only modules of its own level or below, and the modules never import each

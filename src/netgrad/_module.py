@@ -95,6 +95,12 @@ class NetModule(torch.nn.Module):
                           where=type(self).__name__, got=f"got {ref!r}",
                           fix="vertices belong to NetGraph and NetChain")
 
+    def set_arity(self, n: int) -> None:
+        """For layers with ``Input1 … Inputn``: the number of inputs (others refuse)."""
+        raise NetKeyError(f"{type(self).__name__} takes a fixed set of inputs "
+                          f"{list(self.input_names())}", where=type(self).__name__,
+                          got=f"got {n} inputs", fix="connect one source to each input port")
+
     def vertex(self, ref: str | int) -> NetModule:
         """The vertex ``ref`` (a name or a 0-based position) of a net; layers have none."""
         raise NetKeyError(f"{type(self).__name__} is a layer, so it has no vertex {ref!r}",

@@ -56,6 +56,7 @@ class NetPortGradient:
     """
 
     __slots__ = ("spec",)
+    spec: Any
 
     def __init__(self, spec: Union[str, tuple, list, _AllType]) -> None:
         if isinstance(spec, list):

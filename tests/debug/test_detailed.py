@@ -95,9 +95,8 @@ def test_no_resolution_no_count_and_message():
 def test_detailed_mode_records_reports_and_points_to_the_primitive():
     net = NetChain({"lin": ElementwiseLayer(lambda x: 3 * x - 3),
                     "f": ElementwiseLayer(lambda x: torch.log(x) + 1)}, input=3)
-    with debug.detailed() as session:
-        with pytest.raises(NonFiniteError) as info:
-            net([2.0, 1.0, 3.0])
+    with debug.detailed() as session, pytest.raises(NonFiniteError) as info:
+        net([2.0, 1.0, 3.0])
     r = info.value.report
     assert session.reports == [r]
     assert r.path == ("f",) and r.primitive == "aten.log" and r.index == (1,)

@@ -136,10 +136,9 @@ def test_warn_and_ignore_settings():
             out = net([0.0, 1.0], NetPortGradient("Input"))
         assert out[0] == math.inf  # the result is still returned
         assert len(rec) == 1 and rec[0].message.report.index == (0,)
-    with debug.nonfinite("ignore"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            assert net([0.0, 1.0])[0] == -math.inf
+    with debug.nonfinite("ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert net([0.0, 1.0])[0] == -math.inf
     assert debug.get_nonfinite() == "raise"
     with pytest.raises(ValueError):
         debug.set_nonfinite("loud")

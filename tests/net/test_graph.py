@@ -12,7 +12,7 @@ from netgrad import (AggregationLayer, CatenateLayer, CrossEntropyLossLayer, Ele
 
 def test_chain_shorthand_and_names():
     net = NetChain(["Ramp", 3, "Tanh"], input=2)
-    assert [type(l).__name__ for l in net] == ["ElementwiseLayer", "LinearLayer", "ElementwiseLayer"]
+    assert [type(layer).__name__ for layer in net] == ["ElementwiseLayer", "LinearLayer", "ElementwiseLayer"]
     assert net.vertex_names() == ["0", "1", "2"]
     assert net.port_shape("Input") == (2,) and net.port_shape("Output") == (3,)
     named = NetChain({"a": "Ramp", "b": LinearLayer(3)}, input=2)

@@ -81,9 +81,8 @@ def check_backward(record: EvaluationRecord, grads: Mapping[Any, torch.Tensor]) 
     bad = [spec for spec, g in grads.items() if not all_finite([g])]
     targets = [record.targets[spec] for spec in bad]
     session = _detailed.active_session()
-    with (session.paused() if session is not None else contextlib.nullcontext()):
-        with record.replaying():
-            report = locate_backward(record, wrt=targets, seen_at=repr(bad[0]))
+    with (session.paused() if session is not None else contextlib.nullcontext(), record.replaying()):
+        report = locate_backward(record, wrt=targets, seen_at=repr(bad[0]))
     if report is None:
         g = grads[bad[0]].detach()
         report, _ = _bad_tensor_report("backward", record.net, g,

@@ -293,7 +293,7 @@ def trace_function(fn: Callable[..., Any], arity: int, where: str) -> dict[str, 
                                 "netgrad.io.ALLOWED_OPERATIONS") from None
     except NetValueError:
         raise
-    except Exception as e:  # fx.proxy.TraceError, NameError, TypeError from the user's code
+    except Exception as e:  # noqa: BLE001 - fx TraceError, NameError, TypeError from user code
         raise NetValueError("a saved function must be traceable: a fixed sequence of tensor "
                             "operations (no Python control flow on tensor values)", where=where,
                             got=f"tracing function {name} failed: {type(e).__name__}: {e}",

@@ -16,6 +16,8 @@ __all__ = ["ConvolutionLayer", "DeconvolutionLayer"]
 
 class _ConvBase(Layer):
     array_names = ("Weights", "Biases")
+    Weights: torch.Tensor | None
+    Biases: torch.Tensor | None
     _transposed = False
 
     def __init__(self, n: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,

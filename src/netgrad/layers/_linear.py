@@ -32,6 +32,8 @@ class LinearLayer(Layer):
     """
 
     array_names = ("Weights", "Biases")
+    Weights: torch.Tensor | None
+    Biases: torch.Tensor | None
 
     def __init__(self, n: ShapeLike, *, input: ShapeLike = None, weights: Any = None,
                  biases: Any = None) -> None:

@@ -50,7 +50,8 @@ class PoolingLayer(Layer):
         - Power ("LP"/"PowerMean" only): ``()`` or ``(C,)``.
     """
 
-    array_names = ("Power",)
+    array_names: tuple[str, ...] = ("Power",)
+    Power: torch.Tensor | None
 
     def __init__(self, kernel_size, stride=1, function: str = "Max", padding=0, *,
                  power: float = _DEFAULT_POWER, learn_power: bool = True,

@@ -234,7 +234,7 @@ class NetGraph(NetModule):
                 if port not in in_edges[v]:
                     in_edges[v][port] = (None, port)
         for v in self._names:
-            for port, (sv, sp) in in_edges[v].items():
+            for sv, sp in in_edges[v].values():
                 if sv is None and sp not in inputs:
                     inputs.append(sp)
         inputs.sort(key=lambda p: (p != "Input", 0))
@@ -464,7 +464,7 @@ class NetGraph(NetModule):
                       lengths: Mapping[str, torch.Tensor]
                       ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         env: dict[Source, torch.Tensor] = {(None, p): inputs[p] for p in self._inputs}
-        lens: dict[Source, torch.Tensor] = {(None, p): l for p, l in lengths.items()}
+        lens: dict[Source, torch.Tensor] = {(None, p): n for p, n in lengths.items()}
         for v, layer, ports in self._plan:
             ins = {p: env[src] for p, src in ports}
             in_lens = {p: lens[src] for p, src in ports if src in lens}
