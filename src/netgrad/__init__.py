@@ -13,11 +13,12 @@ from .layers import (AggregationLayer, CatenateLayer, ConvolutionLayer, CrossEnt
                      DeconvolutionLayer, DropoutLayer, ElementwiseLayer, FlattenLayer, Layer,
                      LinearLayer, MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer,
                      PoolingLayer, ReshapeLayer, SoftmaxLayer, ThreadingLayer)
-from .layers import EmbeddingLayer
 from .layers import (AttentionLayer, BasicRecurrentLayer, CTCLossLayer, GatedRecurrentLayer,
                      LongShortTermMemoryLayer, SequenceIndicesLayer, SequenceLastLayer,
                      SequenceMostLayer, SequenceRestLayer, SequenceReverseLayer)
 from ._sequences import SequenceBatch
+from .layers import (BatchNormalizationLayer, EmbeddingLayer, LocalResponseNormalizationLayer,
+                     NormalizationLayer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
 from .ops import robust
 from .io import load, save
@@ -38,10 +39,11 @@ __all__ = [
     "PartLayer", "CatenateLayer", "ReshapeLayer", "FlattenLayer", "SoftmaxLayer",
     "DropoutLayer", "MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
     "ConvolutionLayer", "DeconvolutionLayer", "PoolingLayer",
-    "EmbeddingLayer",
     "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer", "AttentionLayer",
     "SequenceLastLayer", "SequenceMostLayer", "SequenceRestLayer", "SequenceReverseLayer",
     "SequenceIndicesLayer", "CTCLossLayer", "SequenceBatch",
+    "EmbeddingLayer", "BatchNormalizationLayer", "NormalizationLayer",
+    "LocalResponseNormalizationLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError",
 ]

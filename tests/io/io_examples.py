@@ -24,11 +24,12 @@ from netgrad.layers import (LAYER_TYPES, AggregationLayer, CatenateLayer, Convol
                             ElementwiseLayer, FlattenLayer, Layer, LinearLayer,
                             MeanAbsoluteLossLayer, MeanSquaredLossLayer, PartLayer, PoolingLayer,
                             ReshapeLayer, SoftmaxLayer, ThreadingLayer)
-from netgrad.layers import EmbeddingLayer
 from netgrad.layers import (AttentionLayer, BasicRecurrentLayer, CTCLossLayer,
                             GatedRecurrentLayer, LongShortTermMemoryLayer, SequenceIndicesLayer,
                             SequenceLastLayer, SequenceMostLayer, SequenceRestLayer,
                             SequenceReverseLayer)
+from netgrad.layers import (BatchNormalizationLayer, EmbeddingLayer, LocalResponseNormalizationLayer,
+                            NormalizationLayer)
 
 
 @dataclass
@@ -195,6 +196,25 @@ EXAMPLES: dict[str, list[Example]] = {
         Example(lambda: CTCLossLayer(input=(6, 4)),
                 {"Input": ("prob", (2, 6, 4)), "Target": ("int", (2, 2), 3)}),
         Example(lambda: CTCLossLayer(zero_infinity=True, input=("Varying", 3))),
+    ],
+    "BatchNormalizationLayer": [
+        Example(lambda: BatchNormalizationLayer(input=(3, 4, 4)), {"Input": (2, 3, 4, 4)}),
+        Example(lambda: BatchNormalizationLayer(0.8, 1e-5, input=3), {"Input": (4, 3)}),
+        Example(lambda: BatchNormalizationLayer(scaling=[1.0, 2.0], moving_variance=[0.5, 2.0]),
+                {"Input": (2, 4)}),
+    ],
+    "NormalizationLayer": [
+        Example(lambda: NormalizationLayer(input=(3, 4, 4)), {"Input": (2, 3, 4, 4)}),
+        Example(lambda: NormalizationLayer(1, "Same", input=5), {"Input": (2, 5)}),
+        Example(lambda: NormalizationLayer("1;;", 1, group_number=[2, 1], epsilon=1e-5,
+                                           input=(4, 3)), {"Input": (2, 4, 3)}),
+        Example(lambda: NormalizationLayer((1, 3), [2], unbiased=True, method="RMS",
+                                           biases=False, input=(2, 3, 4)),
+                {"Input": (2, 2, 3, 4)}),
+    ],
+    "LocalResponseNormalizationLayer": [
+        Example(lambda: LocalResponseNormalizationLayer(input=(6, 3, 3)), {"Input": (2, 6, 3, 3)}),
+        Example(lambda: LocalResponseNormalizationLayer(0.5, 0.75, 2.0, 1), {"Input": (2, 4, 2)}),
     ],
 }
 

@@ -17,6 +17,8 @@ from ._attention import AttentionLayer
 from ._sequence import (SequenceIndicesLayer, SequenceLastLayer, SequenceMostLayer,
                         SequenceRestLayer, SequenceReverseLayer)
 from ._ctc import CTCLossLayer
+from ._normalization import (BatchNormalizationLayer, LocalResponseNormalizationLayer,
+                             NormalizationLayer)
 
 __all__ = [
     "Layer", "LAYER_TYPES", "register_layer", "LayerState", "ArrayState", "ARRAY_STATES",
@@ -29,4 +31,5 @@ __all__ = [
     "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer", "AttentionLayer",
     "SequenceLastLayer", "SequenceMostLayer", "SequenceRestLayer", "SequenceReverseLayer",
     "SequenceIndicesLayer", "CTCLossLayer",
+    "BatchNormalizationLayer", "NormalizationLayer", "LocalResponseNormalizationLayer",
 ]

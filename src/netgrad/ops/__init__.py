@@ -53,6 +53,13 @@ from ._recurrent import gru, lstm, rnn_tanh  # noqa: E402
 
 __all__ += ["scaled_dot_product_attention", "lstm", "gru", "rnn_tanh", "ctc_loss"]
 
+# --- normalization (owned by the layers engineer) ---
+from ._normalization import (batch_norm, layer_norm, group_norm, instance_norm,  # noqa: E402
+                             rms_norm, local_response_norm)
+
+__all__ += ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
+            "local_response_norm"]
+
 from ._registry import warm_namespaces as _warm  # noqa: E402
 
 _warm(__all__)
