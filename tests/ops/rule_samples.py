@@ -104,6 +104,39 @@ SAMPLES: dict[str, list[Sample]] = {
                        ops.minimum, label="tie")],
     "clip_numbers": [Sample(lambda d: (_t([-2.0, -1.0, 0.5, 1.0, 3.0], d), -1.0, 1.0),
                             ops.clip, wrt=(0,), label="at the bounds")],
+    # normalization (ops/_normalization.py): a regular point, constant slices (eps > 0 and
+    # eps = 0: x̂ = 0 with gradient 0), one value per channel
+    "batch_norm": [
+        Sample(lambda d: (_u(-2, 2, (4, 3, 2))(d)[0], _u(0.5, 2, (3,), 1)(d)[0],
+                          _u(-1, 1, (3,), 2)(d)[0]),
+               lambda x, w, b: ops.batch_norm(x, None, None, w, b, True, 0.1, 1e-3),
+               label="regular"),
+        Sample(lambda d: (torch.full((3, 2, 2), 0.7, dtype=d), _t([2.0, -1.0], d)),
+               lambda x, w: ops.batch_norm(x, None, None, w, None, True, 0.1, 1e-3),
+               label="constant channels"),
+        Sample(lambda d: (_t([[1.5, -2.0]], d), _t([2.0, -1.0], d)),
+               lambda x, w: ops.batch_norm(x, None, None, w, None, True, 0.1, 1e-3),
+               label="one value per channel"),
+        Sample(lambda d: (torch.full((3, 2, 2), 0.7, dtype=d), _t([2.0, -1.0], d)),
+               lambda x, w: ops.batch_norm(x, None, None, w, None, True, 0.1, 0.0),
+               label="constant channels, eps 0")],
+    "layer_norm": [
+        Sample(lambda d: (_u(-2, 2, (3, 4))(d)[0], _u(0.5, 2, (4,), 1)(d)[0],
+                          _u(-1, 1, (4,), 2)(d)[0]),
+               lambda x, w, b: ops.layer_norm(x, (4,), w, b, 1e-5), label="regular"),
+        Sample(lambda d: (torch.tensor([[3.0, 3.0, 3.0], [0.0, 1.0, -1.0]], dtype=d),),
+               lambda x: ops.layer_norm(x, (3,), eps=0.0), label="constant row, eps 0")],
+    "group_norm": [
+        Sample(lambda d: (_u(-2, 2, (2, 4, 3))(d)[0], _u(0.5, 2, (4,), 1)(d)[0],
+                          _u(-1, 1, (4,), 2)(d)[0]),
+               lambda x, w, b: ops.group_norm(x, 2, w, b, 1e-5), label="regular"),
+        Sample(lambda d: (torch.full((2, 4, 3), -1.25, dtype=d),),
+               lambda x: ops.group_norm(x, 2, eps=0.0), label="constant groups, eps 0")],
+    "rms_norm": [
+        Sample(lambda d: (_u(-2, 2, (3, 4))(d)[0], _u(0.5, 2, (4,), 1)(d)[0]),
+               lambda x, w: ops.rms_norm(x, (4,), w), label="regular"),
+        Sample(lambda d: (torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, -2.0]], dtype=d),),
+               lambda x: ops.rms_norm(x, (3,), eps=0.0), label="zero row, eps 0")],
 }
 
 

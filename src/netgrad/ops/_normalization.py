@@ -1,32 +1,33 @@
 """Normalization: batch_norm, layer_norm, group_norm, instance_norm, rms_norm,
 local_response_norm, with the signatures, defaults and values of ``torch.nn.functional``.
 
-Two paths, one set of conventions:
+Batch, layer, group and RMS normalization are rules of the registry (``_registry.py``), one
+formula for every path:
 
-* **Fast**: torch's fused kernels (``native_batch_norm``, ``native_layer_norm``,
-  ``native_group_norm``, ``_fused_rms_norm``) and their fused backward kernels. They are exact
-  where the statistics are finite and the epsilon is positive, and this is verified on the small
-  tensors only (the per-slice ``rstd``, the parameter gradients), never with a pass over the
-  large ones.
-* **Careful**: the composition below, in robust operations (``R``): the variance is taken
-  after shifting each slice by its first element (a constant slice has variance exactly 0 and
-  ``x - mean`` exactly 0), and ``rstd = where(v + eps == 0, 0, 1/sqrt(v + eps))``. It is used
-  when the fast path's check fails (an infinite or NaN cotangent, which the strong-zero
-  products of the composition handle; an overflowing float32 variance), for ``eps = 0``, and
-  for the backward when it is itself differentiated (``create_graph``), so second derivatives
-  keep the contract.
+* **forward**: torch's fused kernel (``native_batch_norm``, ``native_layer_norm``,
+  ``native_group_norm``, ``_fused_rms_norm``), exact where the statistics are finite and
+  ``eps > 0``. On the eager CPU path this is verified on the small per-slice ``rstd`` only
+  (finite and positive); otherwise, and always for ``eps = 0``, the composition below computes
+  the forward: each slice shifted by its first element (a constant slice has variance exactly
+  0 and ``x - mean`` exactly 0), divided by its largest deviation before squaring (no float32
+  overflow or underflow), and ``rstd = 0`` where ``var + eps == 0``.
+* **backward** (``vjp``), written once against ``ns``: with ``x̂ = (x - mean)·rstd``,
+  ``gx = rstd ⊙ (ĝ - mean(ĝ) - x̂ ⊙ mean(ĝ ⊙ x̂))`` with ``ĝ = g ⊙ weight`` (for RMS without the
+  ``mean(ĝ)`` term), ``gweight = Σ g ⊙ x̂``, ``gbias = Σ g``; strong-zero products throughout, so
+  ``rstd = 0`` gives a zero gradient and an infinite cotangent on a zero weight gives 0. When the
+  backward is itself differentiated (``R``), the statistics are recomputed from ``x`` by the
+  composition, so second derivatives are exact. The eager first-order ``fast`` path is torch's
+  fused backward kernel, accepted when the small weight gradient is finite.
+* **jvp**: ``tŷ = rstd ⊙ (tx - mean(tx) - x̂ ⊙ mean(tx ⊙ x̂))``, ``ty = weight ⊙ tŷ + tw ⊙ x̂ + tb``.
 
 Conventions (beyond torch's): with ``eps = 0`` a constant slice normalizes to 0 with gradient 0
-(the normalized value of a constant is undefined; torch gives NaN). ``batch_norm`` in training
-accepts one value per channel (torch refuses): the slice is constant, and the running variance
-is left unchanged (one value carries no variance estimate) while the running mean is updated.
-``rms_norm`` of a zero slice with ``eps = 0`` is 0 with gradient 0. ``local_response_norm``
-with ``k = 0`` gives 0, with gradient 0, where its window of squares is all zero.
-
-Under ``torch.compile`` and ``torch.func`` transforms (where no value can be read on the host)
-the fast path runs unchecked and its backward is torch's own differentiable one; ``eps = 0``
-takes the composition in plain torch with the double-``where`` guard, which has the same
-conventions.
+(undefined; torch gives NaN). ``batch_norm`` in training accepts one value per channel (torch
+refuses): the slice is constant, and the running variance is left unchanged (one value carries
+no variance estimate) while the running mean is updated; a channel whose batch statistics are
+not finite keeps its running statistics. ``rms_norm`` of a zero slice with ``eps = 0`` is 0 with
+gradient 0. ``local_response_norm`` with ``k = 0`` gives 0, with gradient 0, where its window of
+squares is all zero (for ``k > 0`` the denominator is at least ``k^beta`` and torch's
+composition is exact and finite).
 
 Shapes follow torch: ``input`` is ``(N, C, *spatial)`` for batch, instance, group and local
 response normalization; layer and RMS normalization normalize the trailing
@@ -36,51 +37,62 @@ response normalization; layer and RMS normalization normalize the trailing
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from torch.autograd import Function
 
-from ._core import R, T, all_finite, plain
+from . import _mode
+from ._core import all_finite
+from ._registry import R, Rule, namespace, register
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
            "local_response_norm"]
 
 _aten = torch.ops.aten
+_is_compiling = torch.compiler.is_compiling
+_functorch_active = torch._C._are_functorch_transforms_active
 
 
-def _traced(x: torch.Tensor) -> bool:
-    """No host reads possible: compiling, inside a torch.func transform, or a meta tensor."""
-    return (torch.compiler.is_compiling() or x.is_meta
-            or torch._C._functorch.is_functorch_wrapped_tensor(x))
+# ---- layouts: how each kind sees its input ----------------------------------------------------
+
+def _view(kind: str, x: torch.Tensor, extra):
+    """``(xv, dims)``: the view of ``x`` whose ``dims`` are standardized together."""
+    if kind == "batch":
+        return x, (0,) + tuple(range(2, x.dim()))
+    if kind == "group":
+        return x.reshape(x.shape[0], extra, -1), (2,)
+    return x, tuple(range(x.dim() - len(extra), x.dim()))  # layer, rms: trailing dims
 
 
-def _ns(x: torch.Tensor):
-    return T if _traced(x) else R
+def _channel(t, rank: int):
+    """A per-channel ``(C,)`` tensor shaped to broadcast against ``(N, C, *spatial)``."""
+    return None if t is None else t.reshape((1, -1) + (1,) * (rank - 2))
 
 
-# ---- the composition (the conventions; the careful and the create_graph path) ----------------
+def _wview(kind: str, t, x):
+    """A weight or bias shaped to broadcast against ``x``."""
+    if t is None or kind in ("layer", "rms"):
+        return t
+    return _channel(t, x.dim())
 
-def _first(x: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
+
+# ---- the composition --------------------------------------------------------------------------
+
+def _first(x: torch.Tensor, dims) -> torch.Tensor:
     for d in dims:
         x = x.narrow(d, 0, 1)
     return x
 
 
-def _scale_of(c: torch.Tensor, dims: tuple[int, ...], eps: float) -> torch.Tensor:
+def _scale_of(c: torch.Tensor, dims, eps: float) -> torch.Tensor:
     """A constant per slice to divide by before squaring: the largest magnitude m when m > 1
     (so squares do not overflow in float32) or when eps = 0 (the result is then invariant under
     scaling, and tiny slices do not underflow to 0), else 1 (eps dominates what underflows).
     The normalized value does not depend on it, so it carries no gradient."""
     with torch.no_grad():
-        m = torch.amax(c.abs(), dims, keepdim=True)
+        m = torch.amax(c.detach().abs(), dims, keepdim=True)
         use = (m < math.inf) & ((m > 0) if eps == 0 else (m > 1))
         return torch.where(use, m, torch.ones_like(m))
-
-
-def _eps_over(eps: float, m: torch.Tensor):
-    return 0.0 if eps == 0 else eps / (m * m)
 
 
 def _inv_sqrt(v: torch.Tensor, ns) -> torch.Tensor:
@@ -89,206 +101,194 @@ def _inv_sqrt(v: torch.Tensor, ns) -> torch.Tensor:
     return ns.where(zero, 0.0, ns.div(1.0, ns.sqrt(ns.where(zero, 1.0, v))))
 
 
-def _standardize(x: torch.Tensor, dims: tuple[int, ...], eps: float, ns):
-    """``(x̂, mean, biased variance)`` over ``dims`` (keepdim shapes), by the conventions above:
-    shifted by each slice's first element (a constant slice is exactly 0), and scaled by the
-    largest deviation m, x̂ = u/√(mean(u²) + eps/m²) with u = (x - μ)/m."""
-    first = _first(x, dims).detach()
-    d = ns.sub(x, first)
-    mu = ns.mean(d, dims, keepdim=True)
-    c = ns.sub(d, mu)
+def _statistics(xv: torch.Tensor, dims, eps: float, ns, rms: bool):
+    """``(x̂, mean, rstd, biased variance)`` of the view over ``dims`` (keepdim shapes)."""
+    if rms:
+        first = torch.zeros_like(_first(xv, dims))
+        c = xv
+    else:
+        first = _first(xv, dims).detach()
+        d = xv - first
+        mu = d.mean(dims, keepdim=True)
+        c = d - mu
     m = _scale_of(c, dims, eps)
     u = ns.div(c, m)
-    v = ns.mean(ns.mul(u, u), dims, keepdim=True)
-    return ns.mul(u, _inv_sqrt(ns.add(v, _eps_over(eps, m)), ns)), ns.add(mu, first), \
-        ns.mul(v, m * m)
+    v = ns.mul(u, u).mean(dims, keepdim=True)
+    r = _inv_sqrt(v + (0.0 if eps == 0 else eps / (m * m)), ns)
+    xh = ns.mul(u, r)
+    mean = first if rms else mu + first
+    return xh, mean, ns.div(r, m), ns.mul(v, m * m)
 
 
-def _affine(y: torch.Tensor, weight, bias, ns) -> torch.Tensor:
-    if weight is not None:
-        y = ns.mul(y, weight)
-    if bias is not None:
-        y = ns.add(y, bias)
+def _affine(kind, y, x, w, b, ns):
+    if w is not None:
+        y = ns.mul(y, _wview(kind, w, x))
+    if b is not None:
+        y = y + _wview(kind, b, x)
     return y
 
 
-def _channel(t, rank: int):
-    """A per-channel ``(C,)`` tensor shaped to broadcast against ``(N, C, *spatial)``."""
-    return None if t is None else t.reshape((1, -1) + (1,) * (rank - 2))
+def _composed(kind, x, w, b, eps, extra, ns):
+    """``(y, mean, rstd, var)`` by the composition (mean/rstd/var in the view's keepdim shapes)."""
+    xv, dims = _view(kind, x, extra)
+    xh, mean, rstd, var = _statistics(xv, dims, eps, ns, kind == "rms")
+    return _affine(kind, xh.reshape(x.shape), x, w, b, ns), mean, rstd, var
 
 
-def _bn_composed(x, weight, bias, eps, ns):
-    dims = (0,) + tuple(range(2, x.dim()))
-    xh, mean, var = _standardize(x, dims, eps, ns)
-    return _affine(xh, _channel(weight, x.dim()), _channel(bias, x.dim()), ns), mean, var
+# ---- the rules ----------------------------------------------------------------------------------
 
+def _native_forward(kind, x, w, b, eps, extra):
+    """torch's fused kernel: ``(y, mean, rstd)`` with the statistics in keepdim view shapes."""
+    if kind == "batch":
+        y, mean, rstd = _aten.native_batch_norm(x, w, b, None, None, True, 0.0, eps)
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return y, mean.reshape(shape), rstd.reshape(shape)
+    if kind == "layer":
+        return _aten.native_layer_norm(x, list(extra), w, b, eps)
+    if kind == "group":
+        n, c = x.shape[:2]
+        y, mean, rstd = _aten.native_group_norm(x, w, b, n, c, x.numel() // max(n * c, 1),
+                                                extra, eps)
+        return y, mean.unsqueeze(-1), rstd.unsqueeze(-1)
+    y, rstd = _aten._fused_rms_norm(x, list(extra), w, eps)
+    return y, torch.zeros_like(rstd), rstd
 
-def _ln_composed(x, k, weight, bias, eps, ns):
-    dims = tuple(range(x.dim() - k, x.dim()))
-    xh, _, _ = _standardize(x, dims, eps, ns)
-    return _affine(xh, weight, bias, ns)
-
-
-def _gn_composed(x, groups, weight, bias, eps, ns):
-    n, c = x.shape[:2]
-    xg = x.reshape(n, groups, -1)
-    xh, _, _ = _standardize(xg, (2,), eps, ns)
-    return _affine(xh.reshape(x.shape), _channel(weight, x.dim()), _channel(bias, x.dim()), ns)
-
-
-def _rms_composed(x, k, weight, eps, ns):
-    dims = tuple(range(x.dim() - k, x.dim()))
-    m = _scale_of(x, dims, eps)
-    u = ns.div(x, m)
-    ms = ns.add(ns.mean(ns.mul(u, u), dims, keepdim=True), _eps_over(eps, m))
-    return _affine(ns.mul(u, _inv_sqrt(ms, ns)), weight, None, ns)
-
-
-def _composed_grads(fn, inputs, g, create_graph: bool):
-    """Gradients of the composition ``fn(*inputs)`` against ``g`` (None for inputs that are None
-    or need none)."""
-    with torch.enable_grad():
-        leaves = [None if t is None else (t if create_graph else t.detach().requires_grad_())
-                  for t in inputs]
-        want = [t for t in leaves if t is not None and t.requires_grad]
-        out = fn(*leaves)
-        found = iter(torch.autograd.grad(out, want, g, create_graph=create_graph,
-                                         allow_unused=True)) if want else iter(())
-    grads = []
-    for t in leaves:
-        if t is not None and t.requires_grad:
-            got = next(found)
-            grads.append(torch.zeros_like(t) if got is None else got)
-        else:
-            grads.append(None)
-    return grads
-
-
-# ---- the fast path: torch's fused kernels, verified ------------------------------------------
 
 def _stats_ok(rstd: torch.Tensor) -> bool:
-    """The fused result is exact: every ``rstd`` finite and positive (a zero means the variance
-    overflowed, NaN a non-finite input)."""
+    """Every rstd finite and positive (a zero means the variance overflowed, NaN a non-finite
+    input); eager CPU only: one read of a small tensor."""
     return rstd.numel() == 0 or bool(((rstd > 0) & (rstd < math.inf)).all())
 
 
-class _Fused(Function):
-    """One fused normalization kernel and its fused backward (see the module docstring).
-
-    ``forward(kind, x, weight, bias, eps, extra)`` returns ``(y, mean, rstd)`` or, when the check
-    of the statistics fails in eager mode, None (the caller takes the composition).
-    """
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    @plain
-    def forward(kind, x, weight, bias, eps, extra):
-        y, mean, rstd = _KERNELS[kind][0](x, weight, bias, eps, extra)
-        if not _traced(x) and not _stats_ok(rstd):
-            return None
+def _forward(kind):
+    def forward(x, w, b, eps, extra):
+        if eps > 0:
+            y, mean, rstd = _native_forward(kind, x, w, b, eps, extra)
+            if _mode.sync_free_active(x) or _stats_ok(rstd):
+                return y, mean, rstd
+        y, mean, rstd, _ = _composed(kind, x, w, b, eps, extra, namespace(x))
         return y, mean, rstd
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        kind, x, weight, bias, eps, extra = inputs
-        if output is None:
-            return
-        _, mean, rstd = output
-        ctx.mark_non_differentiable(mean, rstd)
-        ctx.save_for_backward(x, weight, bias, mean, rstd)
-        ctx.args = (kind, eps, extra)
-
-    @staticmethod
-    @plain
-    def backward(ctx, g, _gm, _gr):
-        x, weight, bias, mean, rstd = ctx.saved_tensors
-        kind, eps, extra = ctx.args
-        need = list(ctx.needs_input_grad[1:4])
-        composed = _KERNELS[kind][2]
-        traced = _traced(g) or _traced(x)
-        if torch.is_grad_enabled() and not traced:  # create_graph: the robust composition
-            gx, gw, gb = _composed_grads(lambda a, w, b: composed(a, w, b, eps, extra, R),
-                                         (x, weight, bias), g, True)
-            return None, gx, gw, gb, None, None
-        # the small weight gradient Σ g·x̂ doubles as the check of g (NaN if g is not finite)
-        mask = [need[0], need[1] or weight is not None, need[2]]
-        gx, gw, gb = _KERNELS[kind][1](g, x, weight, bias, mean, rstd, eps, extra, mask)
-        if not traced:
-            checks = [t for t in (gw, gb) if t is not None] or [gx]
-            if not all(all_finite(t) for t in checks):
-                gx, gw, gb = _composed_grads(lambda a, w, b: composed(a, w, b, eps, extra, R),
-                                             (x.detach(), weight, bias), g, False)
-        return (None, gx if need[0] else None, gw if need[1] else None,
-                gb if need[2] else None, None, None)
+    return forward
 
 
-def _bn_fwd(x, w, b, eps, extra):
-    return _aten.native_batch_norm(x, w, b, None, None, True, 0.0, eps)
+def _xhat(kind, x, mean, rstd, eps, extra, ns):
+    """``(x̂, rstd)`` in the view: from the saved statistics, or, when the backward is itself
+    differentiated (``R``), recomputed from ``x`` so that they carry its dependence."""
+    xv, dims = _view(kind, x, extra)
+    if ns is R:
+        xh, _, rstd, _ = _statistics(xv, dims, eps, ns, kind == "rms")
+        return xh, rstd, dims
+    return ns.mul(xv - mean, rstd), rstd, dims
 
 
-def _bn_bwd(g, x, w, b, mean, rstd, eps, extra, mask):
-    return _aten.native_batch_norm_backward(g, x, w, None, None, mean, rstd, True, eps, mask)
+def _through(kind, t, rstd, xh, dims, ns):
+    """The linear map ``t ↦ rstd ⊙ (t - mean(t) - x̂ ⊙ mean(t ⊙ x̂))`` over ``dims`` (the
+    derivative of x̂; RMS has no mean(t) term). It is self-adjoint, so it serves vjp and jvp."""
+    proj = ns.mul(xh, ns.mul(t, xh).mean(dims, keepdim=True))
+    inner = t - proj if kind == "rms" else t - t.mean(dims, keepdim=True) - proj
+    return ns.mul(rstd, inner)
 
 
-def _ln_fwd(x, w, b, eps, shape):
-    return _aten.native_layer_norm(x, list(shape), w, b, eps)
+def _vjp(kind):
+    def vjp(ns, g, s):
+        x, w, b = s.inputs
+        mean, rstd = s.aux
+        eps, extra = s.params
+        xh, r, dims = _xhat(kind, x, mean, rstd, eps, extra, ns)
+        xh_full = xh.reshape(x.shape)
+        gx = gw = gb = None
+        if s.needs[0]:
+            ghat = g if w is None else ns.mul(g, _wview(kind, w, x))
+            gv, _ = _view(kind, ghat, extra)
+            gx = _through(kind, gv, r, xh, dims, ns).reshape(x.shape)
+        if s.needs[1]:
+            gw = ns.mul(g, xh_full).sum_to_size(_wview(kind, w, x).shape).reshape(w.shape)
+        if s.needs[2]:
+            gb = g.sum_to_size(_wview(kind, b, x).shape).reshape(b.shape)
+        return gx, gw, gb
+    return vjp
 
 
-def _ln_bwd(g, x, w, b, mean, rstd, eps, shape, mask):
-    return _aten.native_layer_norm_backward(g, x, list(shape), mean, rstd, w, b, mask)
+def _jvp(kind):
+    def jvp(ns, ts, s):
+        x, w, b = s.inputs
+        mean, rstd = s.aux
+        eps, extra = s.params
+        tx, tw, tb = ts
+        xh, r, dims = _xhat(kind, x, mean, rstd, eps, extra, ns)
+        xh_full = xh.reshape(x.shape)
+        out = torch.zeros_like(x) if tx is None else \
+            _through(kind, _view(kind, tx, extra)[0], r, xh, dims, ns).reshape(x.shape)
+        if w is not None:
+            out = ns.mul(out, _wview(kind, w, x))
+        if tw is not None:
+            out = out + ns.mul(_wview(kind, tw, x), xh_full)
+        if tb is not None:
+            out = out + _wview(kind, tb, x)
+        return out
+    return jvp
 
 
-def _gn_geometry(x, groups):
-    n, c = x.shape[:2]
-    return n, c, x.numel() // max(n * c, 1), groups
+def _fast(kind):
+    """torch's fused backward kernel (eager CPU, first order); None when the small weight
+    gradient (Σ g·x̂, NaN if g is not finite) says it is not exact."""
+    def fast(g, s):
+        x, w, b = s.inputs
+        mean, rstd = s.aux
+        eps, extra = s.params
+        need = list(s.needs)
+        mask = [need[0], need[1] or w is not None, need[2]]
+        if kind == "batch":
+            gx, gw, gb = _aten.native_batch_norm_backward(
+                g, x, w, None, None, mean.reshape(-1), rstd.reshape(-1), True, eps, mask)
+        elif kind == "layer":
+            gx, gw, gb = _aten.native_layer_norm_backward(g, x, list(extra), mean, rstd, w, b,
+                                                          mask)
+        elif kind == "group":
+            n, c = x.shape[:2]
+            gx, gw, gb = _aten.native_group_norm_backward(
+                g.contiguous(), x, mean.squeeze(-1), rstd.squeeze(-1), w, n, c,
+                x.numel() // max(n * c, 1), extra, mask)
+        else:
+            return None  # no CPU kernel for _fused_rms_norm_backward: the formula (T)
+        checks = [t for t in (gw, gb) if t is not None] or [gx]
+        if not all(all_finite(t) for t in checks):
+            return None
+        return (gx if need[0] else None, gw if need[1] else None, gb if need[2] else None)
+    return fast
 
 
-def _gn_fwd(x, w, b, eps, groups):
-    return _aten.native_group_norm(x, w, b, *_gn_geometry(x, groups), eps)
-
-
-def _gn_bwd(g, x, w, b, mean, rstd, eps, groups, mask):
-    return _aten.native_group_norm_backward(g.contiguous(), x, mean, rstd, w,
-                                            *_gn_geometry(x, groups), mask)
-
-
-def _rms_fwd(x, w, b, eps, shape):
-    y, rstd = _aten._fused_rms_norm(x, list(shape), w, eps)
-    return y, rstd.new_zeros(()), rstd
-
-
-def _rms_bwd(g, x, w, b, mean, rstd, eps, shape, mask):
-    # y = x·r·w with r = (mean(x²) + eps)^(-1/2): dx = r·(gw - x·r²·mean(gw·x)), gw = g·w
-    # (torch has no CPU kernel for _fused_rms_norm_backward; these are three fused passes)
-    dims = tuple(range(x.dim() - len(shape), x.dim()))
-    gwx = g if w is None else g * w
-    gx = gw = None
-    if mask[0]:
-        dot = (gwx * x).mean(dims, keepdim=True)
-        gx = (gwx - x * (rstd * rstd * dot)) * rstd
-    if mask[1] and w is not None:
-        gw = (g * x * rstd).sum_to_size(w.shape)
-    return gx, gw, None
-
-
-#: kind -> (fused forward, fused backward, composition(x, w, b, eps, extra, ns) -> y)
-_KERNELS = {
-    "batch": (_bn_fwd, _bn_bwd, lambda x, w, b, eps, _e, ns: _bn_composed(x, w, b, eps, ns)[0]),
-    "layer": (_ln_fwd, _ln_bwd, lambda x, w, b, eps, shape, ns:
-              _ln_composed(x, len(shape), w, b, eps, ns)),
-    "group": (_gn_fwd, _gn_bwd, lambda x, w, b, eps, groups, ns:
-              _gn_composed(x, groups, w, b, eps, ns)),
-    "rms": (_rms_fwd, _rms_bwd, lambda x, w, b, eps, shape, ns:
-            _rms_composed(x, len(shape), w, eps, ns)),
+_TEXT = {
+    "batch": ("gx = rstd ⊙ (ĝ - mean ĝ - x̂ ⊙ mean(ĝ ⊙ x̂)), ĝ = g ⊙ w; gw = Σ g ⊙ x̂; gb = Σ g",
+              "constant channel, eps = 0: x̂ = 0, gradient 0; one value per channel allowed"),
+    "layer": ("as batch_norm, over the trailing normalized_shape",
+              "constant slice, eps = 0: x̂ = 0, gradient 0"),
+    "group": ("as batch_norm, over each group of each example",
+              "constant group, eps = 0: x̂ = 0, gradient 0"),
+    "rms": ("gx = rstd ⊙ (ĝ - x̃ ⊙ mean(ĝ ⊙ x̃)), x̃ = x ⊙ rstd", "zero slice, eps = 0: 0, gradient 0"),
 }
 
 
-def _fused_or_none(kind, x, weight, bias, eps, extra):
-    """The fast path's ``(y, mean, rstd)``, or None where it does not apply."""
-    if eps <= 0 or not x.is_floating_point() or x.numel() == 0:
-        return None
-    return _Fused.apply(kind, x, weight, bias, eps, extra)
+def _register(kind: str, name: str):
+    derivative, convention = _TEXT[kind]
+    return register(Rule(name, _forward(kind), 3, _vjp(kind), _jvp(kind), fast=_fast(kind),
+                         saves=(0, 1, 2), n_aux=2, derivative=derivative,
+                         convention=convention + "; var overflow in float32: scaled, exact"))
+
+
+_RULES = {kind: _register(kind, f"{kind}_norm") for kind in ("batch", "layer", "group", "rms")}
+
+
+def _apply_with_statistics(kind, x, w, b, eps, extra):
+    """The rule's ``(y, mean, rstd)``: the registry's dispatch, keeping the statistics (the
+    running statistics of batch_norm are updated from them)."""
+    op = _RULES[kind]
+    if _is_compiling():
+        return op.traced.apply(x, w, b, eps, extra)
+    if _functorch_active() or torch.is_grad_enabled() or torch._C._is_fwd_grad_enabled():
+        return op.function.apply(x, w, b, eps, extra)
+    with torch._C.DisableTorchFunction():
+        return _forward(kind)(x, w, b, eps, extra)
 
 
 # ---- the public operations ---------------------------------------------------------------------
@@ -335,20 +335,19 @@ def batch_norm(input: torch.Tensor, running_mean: torch.Tensor | None,
             return torch.batch_norm(input, weight, bias, running_mean, running_var, False, 0.0,
                                     eps, torch.backends.cudnn.enabled)
         # gradients of the running statistics asked for (torch's kernel refuses them)
-        ns, r = _ns(input), input.dim()
-        y = ns.mul(ns.sub(input, _channel(running_mean, r)),
-                   _channel(ns.div(1.0, ns.sqrt(ns.add(running_var, eps))), r))
-        return _affine(y, _channel(weight, r), _channel(bias, r), ns)
-    count = input.numel() // max(input.shape[1], 1)
-    fused = _fused_or_none("batch", input, weight, bias, eps, None)
-    if fused is not None:
-        y, mean, rstd = fused
-        if running_mean is not None or running_var is not None:
-            _update_running(running_mean, running_var, mean, rstd.pow(-2) - eps, count, momentum)
-        return y
-    y, mean, var = _bn_composed(input, weight, bias, eps, _ns(input))
-    if training:
-        _update_running(running_mean, running_var, mean.detach(), var.detach(), count, momentum)
+        r = input.dim()
+        scale = R.div(1.0, R.sqrt(running_var + eps))
+        y = R.mul(input - _channel(running_mean, r), _channel(scale, r))
+        return _affine("batch", y, input, weight, bias, R)
+    if not input.is_floating_point() or input.numel() == 0:
+        return F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
+                            eps)
+    y, mean, rstd = _apply_with_statistics("batch", input, weight, bias, float(eps), None)
+    if running_mean is not None or running_var is not None:
+        with torch.no_grad():
+            var = torch.where(rstd == 0, 0.0, (rstd.pow(-2) - eps).clamp_min(0.0))
+        _update_running(running_mean, running_var, mean.detach(), var,
+                        input.numel() // max(input.shape[1], 1), momentum)
     return y
 
 
@@ -394,10 +393,9 @@ def layer_norm(input: torch.Tensor, normalized_shape, weight: torch.Tensor | Non
     ``normalized_shape`` dimensions, then ``weight``/``bias`` (of that shape) elementwise.
     A constant slice gives ``bias`` with a finite gradient (0 with ``eps = 0``)."""
     shape = _trailing(input, normalized_shape, "layer_norm")
-    fused = _fused_or_none("layer", input, weight, bias, eps, shape)
-    if fused is not None:
-        return fused[0]
-    return _ln_composed(input, len(shape), weight, bias, eps, _ns(input))
+    if not input.is_floating_point() or input.numel() == 0:
+        return F.layer_norm(input, shape, weight, bias, eps)
+    return _RULES["layer"](input, weight, bias, float(eps), shape)
 
 
 def group_norm(input: torch.Tensor, num_groups: int, weight: torch.Tensor | None = None,
@@ -409,10 +407,9 @@ def group_norm(input: torch.Tensor, num_groups: int, weight: torch.Tensor | None
     if input.shape[1] % num_groups:
         raise ValueError(f"group_norm: {input.shape[1]} channels do not split into "
                          f"{num_groups} groups")
-    fused = _fused_or_none("group", input, weight, bias, eps, num_groups)
-    if fused is not None:
-        return fused[0]
-    return _gn_composed(input, num_groups, weight, bias, eps, _ns(input))
+    if not input.is_floating_point() or input.numel() == 0:
+        return F.group_norm(input, num_groups, weight, bias, eps)
+    return _RULES["group"](input, weight, bias, float(eps), int(num_groups))
 
 
 def rms_norm(input: torch.Tensor, normalized_shape, weight: torch.Tensor | None = None,
@@ -422,10 +419,9 @@ def rms_norm(input: torch.Tensor, normalized_shape, weight: torch.Tensor | None 
     epsilon. A zero slice gives 0 (with gradient 0 when ``eps = 0``)."""
     shape = _trailing(input, normalized_shape, "rms_norm")
     e = torch.finfo(input.dtype).eps if eps is None and input.is_floating_point() else eps
-    fused = _fused_or_none("rms", input, weight, None, e, shape)
-    if fused is not None:
-        return fused[0]
-    return _rms_composed(input, len(shape), weight, e, _ns(input))
+    if not input.is_floating_point() or input.numel() == 0:
+        return F.rms_norm(input, shape, weight, eps)
+    return _RULES["rms"](input, weight, None, float(e), shape)
 
 
 def _window_mean(sq: torch.Tensor, size: int) -> torch.Tensor:
@@ -449,7 +445,6 @@ def local_response_norm(input: torch.Tensor, size: int, alpha: float = 1e-4,
         return input
     if k > 0:  # the denominator is at least k^beta > 0: torch's composition is exact and finite
         return F.local_response_norm(input, size, alpha, beta, k)
-    ns = _ns(input)
-    d = ns.pow(ns.add(ns.mul(_window_mean(ns.mul(input, input), size), alpha), k), beta)
+    d = R.pow(R.mul(_window_mean(R.mul(input, input), size), alpha) + k, beta)
     zero = d == 0
-    return ns.where(zero, 0.0, ns.div(input, ns.where(zero, 1.0, d)))
+    return R.where(zero, 0.0, R.div(input, R.where(zero, 1.0, d)))
