@@ -52,8 +52,9 @@ def test_net_graph_boxes_do_not_overlap_and_text_is_inside_the_figure():
     for t in fig.axes[0].texts:
         e = t.get_window_extent(renderer)
         assert frame.x0 <= e.x0 and e.x1 <= frame.x1 and frame.y0 <= e.y0 and e.y1 <= frame.y1, t
-    for b, e in zip(boxes, extents):          # each box's lines fit inside it
-        inside = [t for t in fig.axes[0].texts if e.contains(*t.get_window_extent(renderer).get_points().mean(0))]
+    for e in extents:                         # each box's lines fit inside it
+        inside = [t for t in fig.axes[0].texts
+                  if e.contains(*t.get_window_extent(renderer).get_points().mean(0))]
         for t in inside:
             te = t.get_window_extent(renderer)
             assert e.x0 <= te.x0 and te.x1 <= e.x1, t.get_text()

@@ -211,6 +211,7 @@ def _target_encoder(dec: NetDecoder, shape: Any) -> Callable[[Any, bool], np.nda
                 return np.asarray([dec.index(v) for v in values], dtype=np.int64)
             return np.asarray(dec.index(values), dtype=np.int64)
         return labels
+    enc: NetEncoder
     if isinstance(dec, BooleanDecoder):
         enc = BooleanEncoder("Boolean")
     elif isinstance(dec, ImageDecoder) and shape is not None and len(shape) == 3:

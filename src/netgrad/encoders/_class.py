@@ -32,11 +32,12 @@ def check_labels(labels: Any, where: str) -> list[Any]:
             raise NetTypeError("a label is a string, a number or a boolean", where=where,
                                got=f"got {type(v).__name__} {short_repr(v)}",
                                fix="use str(label) for other objects")
-    keys = [(type(v).__name__, v) for v in out]
-    if len(set(keys)) != len(keys):
-        seen: set = set()
-        dup = next(v for k, v in zip(keys, out) if k in seen or seen.add(k))
-        raise NetValueError("labels are distinct", where=where, got=f"got {dup!r} twice")
+    seen: set[tuple[str, Any]] = set()
+    for v in out:
+        key = (type(v).__name__, v)
+        if key in seen:
+            raise NetValueError("labels are distinct", where=where, got=f"got {v!r} twice")
+        seen.add(key)
     return out
 
 

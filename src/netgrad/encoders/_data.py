@@ -32,7 +32,7 @@ def coder_to_data(coder: NetEncoder | NetDecoder, where: str) -> dict[str, Any]:
 
 
 def _options(cls: type) -> set[str]:
-    params = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, kind
+    params = list(inspect.signature(cls).parameters.values())[1:]  # kind
     return {p.name for p in params}
 
 

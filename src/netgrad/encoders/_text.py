@@ -49,6 +49,7 @@ def _check_text(value: Any, where: str) -> str:
 class _Sequence(NetEncoder):
     integer = True
     padding_index = 0
+    length: int | None = None
 
     def _fit(self, indices: list[int]) -> np.ndarray:
         if self.length is not None:

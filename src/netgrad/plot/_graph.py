@@ -63,7 +63,7 @@ def _expand(net: Any, path: tuple[str, ...], out: GraphLayout):
         lines = [path[-1] if path else key, type(net).__name__,
                  f"{_shapes(net, ins)} → {_shapes(net, outs)}"]
         out.nodes[key] = Node(key, "layer", lines, group=path[:-1])
-        return {p: [key] for p in ins}, {p: key for p in outs}
+        return {p: [key] for p in ins}, dict.fromkeys(outs, key)
     if not isinstance(net, NetGraph):
         raise NetTypeError("net_graph draws netgrad layers and nets", where="netgrad.plot.net_graph",
                            got=f"got {type(net).__name__}")
@@ -199,7 +199,7 @@ def net_graph(net: Any, *, title: str | None = None) -> Any:
     fig = new_figure(max(lay.width, 2.5), lay.height)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, max(lay.width, 2.5))
-    ax.set_ylim(lay.height, 0)  
+    ax.set_ylim(lay.height, 0)
     ax.axis("off")
     ax.text(0.12, 0.12, head, fontsize=_FONT + 2, fontweight="bold", va="top", ha="left")
     # groups first (behind), outermost first
