@@ -22,8 +22,9 @@ import torch
 from ._errors import NetTypeError, NetValueError, ShapeError
 from ._shapes import MaybeShape, describe_shape, fmt_shape
 
-__all__ = ["SequenceBatch", "pad_batch", "positions_mask", "masked_mean", "common_lengths",
-           "is_sequence_batch_data"]
+__all__ = ["SequenceBatch", "pad_batch", "sequence_tensor", "positions_mask", "masked_mean",
+           "mask_padding", "common_lengths", "is_sequence_batch_data", "ragged_shape",
+           "split_sequences"]
 
 
 class SequenceBatch:
@@ -39,10 +40,11 @@ class SequenceBatch:
     SequenceBatch of torch tensors given to a sequence port.
     """
 
-    __slots__ = ("data", "lengths")
+    __slots__ = ("data", "lengths", "is_torch")
 
     def __init__(self, data: Any, lengths: Any) -> None:
-        self.data = data if isinstance(data, torch.Tensor) else torch.as_tensor(np.asarray(data))
+        self.is_torch = isinstance(data, torch.Tensor)
+        self.data = data if self.is_torch else torch.as_tensor(np.asarray(data))
         self.lengths = torch.as_tensor(lengths if not isinstance(lengths, torch.Tensor)
                                        else lengths.detach(), dtype=torch.long).cpu()
         if self.data.dim() < 2 or self.lengths.dim() != 1 or \
@@ -91,6 +93,42 @@ def is_sequence_batch_data(value: Any, shape: MaybeShape) -> bool:
             return True
         return a.ndim == rank + 1
     return False
+
+
+def ragged_shape(value: Any) -> MaybeShape:
+    """For data given to a port of unknown shape: ``(Varying, *s)`` when it is a SequenceBatch
+    or a list of arrays ``(length_i, *s)`` whose lengths differ; otherwise None."""
+    if isinstance(value, SequenceBatch):
+        return ("Varying",) + tuple(value.data.shape[2:])
+    if not isinstance(value, (list, tuple)) or len(value) < 2:
+        return None
+    try:
+        shapes = [tuple(np.shape(v)) for v in value]
+    except ValueError:
+        return None
+    if any(len(s) == 0 for s in shapes) or len({s[1:] for s in shapes}) != 1 or \
+            len({s[0] for s in shapes}) == 1:
+        return None
+    from ._shapes import Varying
+    return (Varying,) + shapes[0][1:]
+
+
+def sequence_tensor(value: Any, shape: MaybeShape, dtype: torch.dtype, device: torch.device,
+                    where: str, integer: bool = False) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """A port's data for a sequence port → ``(padded, lengths, form)``; ``form`` is how the user
+    gave it, so results come back the same way: ``"one"`` (one sequence), ``"list"`` (a list of
+    sequences), ``"batch"`` (a SequenceBatch) or ``"array"`` (equal-length sequences as one
+    array)."""
+    if isinstance(value, SequenceBatch):
+        form = "batch"
+    elif not is_sequence_batch_data(value, shape):
+        form, value = "one", [value]
+    elif isinstance(value, (torch.Tensor, np.ndarray)):
+        form = "array"
+    else:
+        form = "list"
+    padded, lengths = pad_batch(value, shape, dtype, device, where, integer)
+    return padded, lengths, form
 
 
 def _as_array(v: Any, integer: bool, where: str, i: int) -> torch.Tensor:
@@ -175,6 +213,16 @@ def _convert(t: torch.Tensor, target: torch.dtype, device, where: str, integer: 
 def positions_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
     """``(batch, max_length)`` booleans: True at the valid positions of each sequence."""
     return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def mask_padding(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """A padded batch ``(batch, max_length, ...)`` with its padding set to 0 (gradient 0 there)."""
+    from . import ops
+    keep = positions_mask(lengths.to(values.device), values.shape[1])
+    keep = keep.reshape(*keep.shape, *([1] * (values.dim() - 2)))
+    if values.is_floating_point():
+        return ops.where(keep, values, 0.0)
+    return torch.where(keep, values, torch.zeros((), dtype=values.dtype, device=values.device))
 
 
 def masked_mean(values: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

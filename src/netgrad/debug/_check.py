@@ -88,7 +88,7 @@ class GradientCheckResult:
 
 def _objective(record: EvaluationRecord) -> float:
     """``Σ_ports Σ g · output`` with the record's cotangents ``g`` (inside ``record.running()``)."""
-    outputs = record.net.run_ports(record.tensors)
+    outputs = record.forward()
     return sum(float((outputs[p] * g).sum()) for p, g in record.cotangents(outputs).items())
 
 

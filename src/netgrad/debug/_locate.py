@@ -12,6 +12,9 @@ can be checked on its own:
   non-finite although the cotangent coming in is finite marks an origin; non-finite values are
   traced ("tainted") from origins to the gradients that were asked for, so the origin reported
   is the one that reached them.
+
+Sequences (the record's ``lengths``) go through the re-run as through the evaluation, and a
+value at a padding position (which never reaches a valid one) does not count as non-finite.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch
 from ..gradient import NetPortGradient, Target
 from ..layers import Layer
 from ..net._graph import NetGraph
+from .._sequences import positions_mask
 from ..net._record import EvaluationRecord, batch_record
 from ._finite import all_finite
 from ._primitive import FirstNonFinite, describe_origin, node_function, pick
@@ -43,6 +47,33 @@ class Call:
     layer: Any
     ins: dict[str, Key]
     outs: dict[str, Key] = field(default_factory=dict)
+    lengths: dict[str, torch.Tensor] = field(default_factory=dict)  # of its sequence inputs, per run
+
+
+def _run(call: Call, ins: Mapping[str, torch.Tensor], lengths: dict[Key, torch.Tensor]
+         ) -> dict[str, torch.Tensor]:
+    """One layer call of a re-run; sequence lengths are read from and recorded in ``lengths``."""
+    call.lengths = {p: lengths[k] for p, k in call.ins.items() if k in lengths}
+    if not call.lengths:
+        return call.layer.run_ports(ins)
+    outs, out_lengths = call.layer.run_sequences(ins, call.lengths)
+    for p, n in out_lengths.items():
+        lengths[call.outs[p]] = n
+    return outs
+
+
+def _rerun(call: Call, ins: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The layer call again, with the lengths of its last run."""
+    lengths = getattr(call, "lengths", None)
+    return call.layer.run_sequences(ins, lengths)[0] if lengths else call.layer.run_ports(ins)
+
+
+def _valid(t: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """``t`` with its padding (past each sequence's length) set to 0, for checking."""
+    if lengths is None or not t.is_floating_point():
+        return t
+    keep = positions_mask(lengths.to(t.device), t.shape[1])
+    return torch.where(keep.reshape(*keep.shape, *([1] * (t.dim() - 2))), t, 0.0)
 
 
 def flatten(net) -> tuple[list[Call], dict[str, Key]]:
@@ -142,13 +173,15 @@ def locate_forward(record: EvaluationRecord, *, seen_at: str = "") -> NonFiniteR
     net, batch = record.net, record.batch
     calls, _ = flatten(net)
     vals: dict[Key, torch.Tensor] = {("in", p): t.detach() for p, t in record.tensors.items()}
+    lengths: dict[Key, torch.Tensor] = {("in", p): n for p, n in record.lengths.items()}
     with record.arrays_in_use(), torch.no_grad():
         for call in calls:
             ins = {p: vals[k] for p, k in call.ins.items()}
-            outs = call.layer.run_ports(ins)
+            outs = _run(call, ins, lengths)
             for p, t in outs.items():
                 vals[call.outs[p]] = t
-            bad = [(p, t) for p, t in outs.items() if not _finite(t)]
+            bad = [(p, _valid(t, lengths.get(call.outs[p]))) for p, t in outs.items()]
+            bad = [(p, t) for p, t in bad if not _finite(t)]
             if not bad:
                 continue
             port, t = bad[0]
@@ -184,7 +217,7 @@ def _explain_forward(net, call: Call, ins, port, t, in_keys, batch, seen_at) -> 
     # Which primitive made it: the layer alone, under the dispatch mode.
     mode = FirstNonFinite()
     with torch.no_grad(), mode:
-        call.layer.run_ports(ins)
+        _rerun(call, ins)
     origin = pick(mode.origins, tuple(t.shape), idx)
     where = " at " + ", ".join(f"{p}{fmt_index(r.index)} = {fmt_value(v)}"
                                for p, v in r.inputs.items() if not isinstance(v, str)) \
@@ -223,11 +256,12 @@ def locate_backward(record: EvaluationRecord, *, wrt: list[Target] | None = None
         wrt = list(record.targets.values())
     with record.arrays_in_use(), torch.enable_grad():
         vals: dict[Key, torch.Tensor] = {("in", p): t.detach() for p, t in record.tensors.items()}
+        lengths: dict[Key, torch.Tensor] = {("in", p): n for p, n in record.lengths.items()}
         local: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
         for call in calls:
             ins = {p: (vals[k].detach().requires_grad_(True) if vals[k].is_floating_point()
                        else vals[k]) for p, k in call.ins.items()}
-            outs = call.layer.run_ports(ins)
+            outs = _run(call, ins, lengths)
             for p, t in outs.items():
                 vals[call.outs[p]] = t
             local.append((ins, outs))
@@ -321,7 +355,7 @@ def _explain_backward(net, event: _Event | None, final: torch.Tensor, seen_at: s
         with torch.enable_grad():
             ins = {p: (x.detach().requires_grad_(True) if x.is_floating_point() else x)
                    for p, x in event.ins.items()}
-            outs = call.layer.run_ports(ins)
+            outs = _rerun(call, ins)
             wrt = ins[event.what] if not event.is_array else _arrays(call.layer)[event.what]
             ys = [outs[p] for p in event.gouts]
             mode = FirstNonFinite()
@@ -352,7 +386,8 @@ def _explain_backward(net, event: _Event | None, final: torch.Tensor, seen_at: s
 # ---- the public entry point ----------------------------------------------------------------------
 def locate_nonfinite(net, inputs: Mapping[str, Any], output_grads: Mapping[str, Any] | None = None,
                      *, wrt: list | None = None, precision: Any = None,
-                     rng_state: torch.Tensor | None = None) -> NonFiniteReport | None:
+                     rng_state: torch.Tensor | None = None,
+                     lengths: Mapping[str, torch.Tensor] | None = None) -> NonFiniteReport | None:
     """Find where a NaN or infinity first appears in a forward and backward pass of ``net``.
 
     For training loops (``netgrad.train``): after a step whose loss or gradients are non-finite,
@@ -370,13 +405,15 @@ def locate_nonfinite(net, inputs: Mapping[str, Any], output_grads: Mapping[str, 
         precision: ``"float32"``/``"float64"``/a dtype to evaluate in (default: the inputs').
         rng_state: a ``torch.get_rng_state()`` taken before the failing step, so that random
             layers (dropout) draw the same values again.
+        lengths: for sequence ports given padded: port → ``(batch,)`` lengths (as the step's
+            ``run_ports(batch, lengths=...)``).
 
     Returns:
         A :class:`NonFiniteReport` for the first non-finite value (the forward pass is checked
         first), or None when the outputs and the gradients are all finite.
     """
     record = batch_record(net, inputs, output_grads, wrt=wrt, precision=precision,
-                          rng_state=rng_state)
+                          rng_state=rng_state, lengths=lengths)
     with record.replaying():
         report = locate_forward(record)
         if report is not None:

@@ -163,13 +163,13 @@ class Layer(ArrayLayer):
         mode = self.sequence_mode(shapes)
         lens = common_lengths(lengths, type(self).__name__)
         if mode == "mean":
-            some = next(p for p in inputs if has_varying(shapes[p]))
-            b, t = inputs[some].shape[:2]
-            flat = {p: x.flatten(0, 1) if has_varying(shapes[p]) else x for p, x in inputs.items()}
+            b, t = inputs[next(iter(lengths))].shape[:2]
+            flat = {p: x.flatten(0, 1) if p in lengths else x for p, x in inputs.items()}
             out = self.run_ports(flat)
             return {p: masked_mean(y.reshape(b, t), lens) for p, y in out.items()}, {}
+        # "positions": every output is a sequence of the inputs' lengths
         out = self.run_ports(inputs)
-        return out, {p: lens for p in out if has_varying(self.port_shape(p))}
+        return out, {p: lens for p in out}
 
     def infer(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
         full = self.complete_inputs(self._merged_inputs(shapes))

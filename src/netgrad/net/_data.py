@@ -102,11 +102,19 @@ def to_tensor(value: Any, dtype: torch.dtype, device: torch.device, where: str,
     return t.to(device=device, dtype=dtype)
 
 
-def batched(net: NetModule, tensors: Mapping[str, torch.Tensor]) -> bool:
-    """Whether the data is a batch (rank one more than every known port shape) or one example."""
+def batched(net: NetModule, tensors: Mapping[str, torch.Tensor],
+            sequence_forms: Mapping[str, str] | None = None) -> bool:
+    """Whether the data is a batch (rank one more than every known port shape) or one example.
+
+    ``sequence_forms``: for sequence ports (already padded to a batch), how the user gave the
+    data (:func:`netgrad._sequences.sequence_tensor`); ``"one"`` is one example."""
     kind = type(net).__name__
     decisions: dict[str, bool] = {}
+    forms = sequence_forms or {}
     for port, t in tensors.items():
+        if port in forms:
+            decisions[port] = forms[port] != "one"
+            continue
         shape = net.port_shape(port)
         if shape is None:
             continue

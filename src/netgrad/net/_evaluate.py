@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import torch
 
 from .._module import NetModule, register_evaluator
+from .._sequences import SequenceBatch
 from ..gradient import NetPortGradient
 from ._data import to_tensor
 from ._record import EvaluationRecord, build_record
@@ -66,7 +67,7 @@ def run(record: EvaluationRecord, *, check: bool = True
     """Run the record: ``(outputs, gradients)``, batched, checked for non-finite values."""
     checker = _checker if check else None
     with record.running(), torch.set_grad_enabled(torch.is_grad_enabled() or bool(record.targets)):
-        outputs = record.net.run_ports(record.tensors)
+        outputs = record.forward()
         if checker is not None:
             checker.check_forward(record, outputs)
         grads = gradients(record, outputs) if record.targets else {}
@@ -92,29 +93,55 @@ def present(record: EvaluationRecord, outputs: Mapping[str, torch.Tensor],
     """Results as the user asked for them (see the module doc)."""
     grad_mode = bool(record.targets)
 
-    def convert(t: torch.Tensor, per_example: bool) -> Any:
-        if per_example and not record.batch:
-            t = t[0]
+    def one(t: torch.Tensor) -> Any:
         if record.torch_out:
             return t.detach() if grad_mode else t
         a = t.detach().cpu().numpy()
         return float(a) if a.ndim == 0 else a
 
+    def convert(t: torch.Tensor, per_example: bool, lengths: torch.Tensor | None = None,
+                form: str | None = None) -> Any:
+        if lengths is not None:
+            return _sequences(t, lengths, form, one)
+        if per_example and not record.batch:
+            t = t[0]
+        return one(t)
+
+    def output(port: str) -> Any:
+        return convert(outputs[port], True, record.output_lengths.get(port),
+                       record.sequence_form())
+
+    def gradient(spec: NetPortGradient) -> Any:
+        target = record.targets[spec]
+        if target.kind != "input":
+            return convert(grads[spec], False)
+        return convert(grads[spec], True, record.lengths.get(target.port),
+                       record.sequence_forms.get(target.port))
+
     items = record.request.items
     if items is None:
         if len(outputs) == 1:
-            result = convert(next(iter(outputs.values())), True)
+            result = output(next(iter(outputs)))
         else:
-            result = {p: convert(t, True) for p, t in outputs.items()}
+            result = {p: output(p) for p in outputs}
     else:
         keyed = {}
         for it in items:
-            if isinstance(it, str):
-                keyed[it] = convert(outputs[it], True)
-            else:
-                keyed[it] = convert(grads[it], record.targets[it].kind == "input")
+            keyed[it] = output(it) if isinstance(it, str) else gradient(it)
         result = keyed if record.request.keyed else keyed[items[0]]
     return result if record.coders is None else record.coders.decode(result)
+
+
+def _sequences(t: torch.Tensor, lengths: torch.Tensor, form: str | None, one) -> Any:
+    """A padded batch of sequences back in the form the user gave the inputs: one sequence, a
+    list of sequences (each cut to its length), a SequenceBatch, or the padded array itself."""
+    if form == "one":
+        return one(t[0, :int(lengths[0])])
+    if form == "batch":
+        return SequenceBatch(one(t), lengths.cpu())
+    if form == "array" and bool((lengths == t.shape[1]).all()):
+        return one(t)
+    return [one(t[i, :n]) for i, n in enumerate(lengths.tolist())]
 
 
 register_evaluator(evaluate)

@@ -21,7 +21,8 @@ import torch
 
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
 from .._module import NetModule
-from .._shapes import describe_shape, fmt_shape
+from .._sequences import mask_padding, pad_batch, ragged_shape, sequence_tensor
+from .._shapes import describe_shape, fmt_shape, has_varying
 from ..encoders._attach import prepare_request
 from ..gradient import All, NetPortGradient, Target, all_gradient_specs, resolve_gradient
 from ._data import batched, parse_precision, split_data, to_tensor
@@ -77,13 +78,18 @@ class EvaluationRecord:
             decision), a decoder property became its output port, and ``present`` decodes the
             results through it. Provenance re-runs start from the encoded ``tensors``, so they
             need nothing more. None for a net without coders.
+        lengths: for sequence ports (a ``Varying`` first dimension): input port → int64
+            ``(batch,)``, the valid length of each example; ``tensors`` holds them padded to
+            ``(batch, max_length, ...)``. Read by the run (:meth:`forward`) and by ``present``.
+        sequence_forms: sequence input port → how the user gave it ("one", "list", "batch" for
+            a SequenceBatch, "array" for equal lengths), so results come back the same way.
+        output_lengths: sequence output port → lengths, filled by :meth:`forward` (the one
+            field that is a result of the run).
+        imposed_lengths: sequence output port → the lengths of an imposed gradient given per
+            sequence (checked against :attr:`output_lengths`).
 
     Planned extensions (fields to add here, not yet built):
 
-    * sequence lengths (issue 13): ``lengths: dict[str, Tensor]``, input port → int64 ``(batch,)``
-      valid length of each example, for ports with a varying dimension; filled where ``tensors``
-      are made (padding ragged data), read by layers through the run and by ``present`` to cut
-      outputs back to each example's length.
     * differentiable gradients (issue 16): ``create_graph: bool``; the gradient step passes it
       to ``torch.autograd.grad`` and results are then not detached.
     """
@@ -100,7 +106,26 @@ class EvaluationRecord:
     request: Request = field(default_factory=lambda: Request(None, False))
     torch_out: bool = False
     coders: Any = None
+    lengths: dict[str, torch.Tensor] = field(default_factory=dict)
+    sequence_forms: dict[str, str] = field(default_factory=dict)
+    output_lengths: dict[str, torch.Tensor] = field(default_factory=dict)
+    imposed_lengths: dict[str, torch.Tensor] = field(default_factory=dict)
     _swapped: bool = field(default=False, repr=False)
+
+    def forward(self) -> dict[str, torch.Tensor]:
+        """The net's outputs on :attr:`tensors` (inside :meth:`running`). With sequence inputs
+        the lengths go through the net, sequence outputs get their padding set to 0 (gradient 0
+        there) and their lengths recorded in :attr:`output_lengths`."""
+        if not self.lengths:
+            return self.net.run_ports(self.tensors)
+        outputs, out_lengths = self.net.run_sequences(self.tensors, self.lengths)
+        self.output_lengths = dict(out_lengths)
+        return {p: (mask_padding(y, out_lengths[p]) if p in out_lengths else y)
+                for p, y in outputs.items()}
+
+    def sequence_form(self) -> str | None:
+        """How the sequence inputs were given (the first sequence port's form), or None."""
+        return next(iter(self.sequence_forms.values()), None)
 
     @contextlib.contextmanager
     def arrays_in_use(self) -> Iterator[None]:
@@ -155,6 +180,8 @@ class EvaluationRecord:
                 continue
             if port in self.output_grads:
                 g = self.output_grads[port].to(device=y.device, dtype=y.dtype)
+                if port in self.output_lengths:
+                    g = self._sequence_cotangent(port, g, y)
                 if g.shape != y.shape:
                     try:
                         g = g.expand(y.shape)
@@ -171,8 +198,27 @@ class EvaluationRecord:
                 continue  # outputs not listed get gradient 0
             else:
                 g = torch.ones_like(y)
+                if port in self.output_lengths:
+                    g = mask_padding(g, self.output_lengths[port])
             out[port] = g
         return out
+
+    def _sequence_cotangent(self, port: str, g: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """An imposed gradient at a sequence output, padded like the output and checked against
+        its lengths (the imposed lengths were recorded as ``imposed_lengths``)."""
+        kind = type(self.net).__name__
+        want = self.output_lengths[port]
+        given = self.imposed_lengths.get(port)
+        if given is not None and not torch.equal(given.to(want.device), want):
+            raise ShapeError(f'the imposed gradient at sequence output "{port}" needs one '
+                             "array per sequence, of the output's lengths",
+                             where=f'{kind}, NetPortGradient("{port}")',
+                             got=f"got lengths {given.tolist()}; the outputs have lengths "
+                                 f"{want.tolist()}")
+        t = y.shape[1]
+        if g.shape[1] < t:
+            g = torch.cat([g, g.new_zeros(g.shape[0], t - g.shape[1], *g.shape[2:])], 1)
+        return mask_padding(g[:, :t], want)
 
 
 def cast_arrays(net: NetModule, dtype: torch.dtype, *, copy: bool = False) -> dict[str, torch.Tensor]:
@@ -243,39 +289,71 @@ def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any 
     raw_inputs, raw_imposed = split_data(net, data)
     device = net._device_dtype()[0]
     ints = net.integer_ports()
-    tensors = {p: to_tensor(v, dtype, device, f'{kind}, port "{p}"', p in ints)
-               for p, v in raw_inputs.items()}
-    batch = batched(net, tensors)
+    tensors, lengths, forms, shapes = {}, {}, {}, {}
+    for p, v in raw_inputs.items():
+        where = f'{kind}, port "{p}"'
+        shape = net.port_shape(p)
+        if shape is None:
+            shape = ragged_shape(v)
+        if has_varying(shape):
+            tensors[p], lengths[p], forms[p] = sequence_tensor(v, shape, dtype, device, where,
+                                                               p in ints)
+            shapes[p] = (shape[0],) + tuple(tensors[p].shape[2:])
+        else:
+            tensors[p] = to_tensor(v, dtype, device, where, p in ints)
+    batch = batched(net, tensors, forms)
     if not batch:
-        tensors = {p: t.unsqueeze(0) for p, t in tensors.items()}
+        tensors = {p: (t if p in forms else t.unsqueeze(0)) for p, t in tensors.items()}
     if any(net.port_shape(p) is None for p in tensors):
-        net.infer({p: tuple(t.shape[1:]) for p, t in tensors.items()})
+        net.infer({p: shapes.get(p, tuple(t.shape[1:])) for p, t in tensors.items()})
     net.check_initialized()
     request = normalize_request(net, spec, names_are_gradients=names_are_gradients)
     targets = {it: resolve_gradient(net, it) for it in request.gradients}
     if targets:
         inputs_wanted = {t.port for t in targets.values() if t.kind == "input"}
         tensors = {p: t.detach().requires_grad_(p in inputs_wanted) for p, t in tensors.items()}
-    output_grads = {}
+    output_grads, imposed_lengths = {}, {}
     for port, g in raw_imposed.items():
-        t = to_tensor(g, dtype, device, f'{kind}, imposed gradient at "{port}"', False)
+        where = f'{kind}, imposed gradient at "{port}"'
+        shape = net.port_shape(port)
+        if has_varying(shape) and lengths:
+            value = g if batch else [g]
+            output_grads[port], imposed_lengths[port] = pad_batch(value, shape, dtype, device,
+                                                                  where)
+            continue
+        t = to_tensor(g, dtype, device, where, False)
         output_grads[port] = t if batch else t.unsqueeze(0)
     return EvaluationRecord(
         net=net, tensors=tensors, batch=batch, dtype=dtype,
         arrays=cast_arrays(net, dtype, copy=copy_arrays), targets=targets,
         output_grads=output_grads, rng_state=torch.get_rng_state() if mode == "Train" else None,
-        mode=mode, request=request,
-        torch_out=any(isinstance(v, torch.Tensor) for v in raw_inputs.values()), coders=coders)
+        mode=mode, request=request, torch_out=any(_is_torch(v, p in forms) for p, v in raw_inputs.items()),
+        coders=coders, lengths=lengths, sequence_forms=forms, imposed_lengths=imposed_lengths)
+
+
+def _is_torch(value: Any, sequences: bool) -> bool:
+    """Whether the user gave torch tensors (so results are tensors): a tensor, or for a
+    sequence port a SequenceBatch of one or a list of them."""
+    if isinstance(value, torch.Tensor):
+        return True
+    if not sequences:
+        return False
+    if getattr(value, "is_torch", False):
+        return True
+    return isinstance(value, (list, tuple)) and bool(value) and \
+        all(isinstance(v, torch.Tensor) for v in value)
 
 
 def batch_record(net: NetModule, inputs: Mapping[str, Any],
                  output_grads: Mapping[str, Any] | None = None, *, wrt: list[Any] | None = None,
-                 precision: Any = None, rng_state: torch.Tensor | None = None) -> EvaluationRecord:
+                 precision: Any = None, rng_state: torch.Tensor | None = None,
+                 lengths: Mapping[str, torch.Tensor] | None = None) -> EvaluationRecord:
     """The record of a batch given as tensors (what a training step saw), for
     :func:`netgrad.debug.locate_nonfinite`: ``inputs`` are batched, the dtype is
     ``precision`` or the inputs' own, the net keeps the mode it is in.
 
-    ``wrt`` (NetPortGradient or specs) defaults to every real input and learned array.
+    ``wrt`` (NetPortGradient or specs) defaults to every real input and learned array;
+    ``lengths`` are those of sequence ports given padded.
     """
     device = net._device_dtype()[0]
     tensors = {p: torch.as_tensor(t, device=device) for p, t in inputs.items()}
@@ -290,4 +368,5 @@ def batch_record(net: NetModule, inputs: Mapping[str, Any],
         net=net, tensors=tensors, batch=True, dtype=dtype, arrays=cast_arrays(net, dtype),
         targets={s: resolve_gradient(net, s) for s in specs}, output_grads=grads,
         rng_state=rng_state, mode="Train" if net.training else "Test",
-        request=Request(list(specs), True), torch_out=True)
+        request=Request(list(specs), True), torch_out=True,
+        lengths={p: torch.as_tensor(n, dtype=torch.long) for p, n in (lengths or {}).items()})
