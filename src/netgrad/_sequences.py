@@ -14,13 +14,13 @@ Inside a net, a batch of sequences for a port of shape ``(Varying, *s)`` is one 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from ._errors import NetTypeError, NetValueError, ShapeError
-from ._shapes import MaybeShape, describe_shape, fmt_shape
+from ._shapes import MaybeShape, Shape, describe_shape, fmt_shape
 
 __all__ = ["SequenceBatch", "pad_batch", "sequence_tensor", "positions_mask", "masked_mean",
            "mask_padding", "common_lengths", "is_sequence_batch_data", "ragged_shape",
@@ -98,8 +98,9 @@ def is_sequence_batch_data(value: Any, shape: MaybeShape) -> bool:
 def ragged_shape(value: Any) -> MaybeShape:
     """For data given to a port of unknown shape: ``(Varying, *s)`` when it is a SequenceBatch
     or a list of arrays ``(length_i, *s)`` whose lengths differ; otherwise None."""
+    from ._shapes import Varying
     if isinstance(value, SequenceBatch):
-        return ("Varying",) + tuple(value.data.shape[2:])
+        return cast(Shape, (Varying,) + tuple(value.data.shape[2:]))
     if not isinstance(value, (list, tuple)) or len(value) < 2:
         return None
     try:
@@ -109,8 +110,7 @@ def ragged_shape(value: Any) -> MaybeShape:
     if any(len(s) == 0 for s in shapes) or len({s[1:] for s in shapes}) != 1 or \
             len({s[0] for s in shapes}) == 1:
         return None
-    from ._shapes import Varying
-    return (Varying,) + shapes[0][1:]
+    return cast(Shape, (Varying,) + shapes[0][1:])
 
 
 def sequence_tensor(value: Any, shape: MaybeShape, dtype: torch.dtype, device: torch.device,

@@ -262,8 +262,8 @@ def locate_backward(record: EvaluationRecord, *, wrt: list[Target] | None = None
             ins = {p: (vals[k].detach().requires_grad_(True) if vals[k].is_floating_point()
                        else vals[k]) for p, k in call.ins.items()}
             outs = _run(call, ins, lengths)
-            for p, t in outs.items():
-                vals[call.outs[p]] = t
+            for p, y in outs.items():
+                vals[call.outs[p]] = y
             local.append((ins, outs))
         # Output cotangents: imposed, else ones (as evaluation does).
         cot: dict[Key, torch.Tensor] = {}

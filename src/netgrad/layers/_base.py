@@ -169,7 +169,7 @@ class Layer(ArrayLayer):
             return {p: masked_mean(y.reshape(b, t), lens) for p, y in out.items()}, {}
         # "positions": every output is a sequence of the inputs' lengths
         out = self.run_ports(inputs)
-        return out, {p: lens for p in out}
+        return out, dict.fromkeys(out, lens)
 
     def infer(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:
         full = self.complete_inputs(self._merged_inputs(shapes))

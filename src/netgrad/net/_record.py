@@ -295,7 +295,7 @@ def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any 
         shape = net.port_shape(p)
         if shape is None:
             shape = ragged_shape(v)
-        if has_varying(shape):
+        if shape is not None and has_varying(shape):
             tensors[p], lengths[p], forms[p] = sequence_tensor(v, shape, dtype, device, where,
                                                                p in ints)
             shapes[p] = (shape[0],) + tuple(tensors[p].shape[2:])
