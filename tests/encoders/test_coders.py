@@ -93,7 +93,7 @@ def test_scalar_and_boolean():
 
 def test_characters():
     enc = NetEncoder("Characters", "abc ")
-    assert enc("ab c").tolist() == [0, 1, 3, 2] and enc.shape is None and enc.integer
+    assert enc("ab c").tolist() == [0, 1, 3, 2] and enc.shape == ("Varying",) and enc.integer
     with pytest.raises(NetKeyError, match="'d' at position 1") as e:
         enc("ad")
     four_parts(e.value)
@@ -105,8 +105,11 @@ def test_characters():
     assert padded.classes == 4 and padded.shape == (4,)
     default = NetEncoder("Characters")
     assert default.characters == PRINTABLE and default("~ ").tolist() == [94, 0]
-    with pytest.raises(NetValueError, match="one shape"):
-        enc(["ab", "abc"])            # varying lengths need length= (or one at a time)
+    ragged = enc(["ab", "abc"])       # a batch of sequences of different lengths: a list
+    assert [a.tolist() for a in ragged] == [[0, 1], [0, 1, 2]]
+    assert enc(["ab", "ba"]).tolist() == [[0, 1], [1, 0]]   # equal lengths: one array
+    with pytest.raises(NetKeyError, match="example 1"):
+        enc(["ab", "ad"])
 
 
 def test_tokens():

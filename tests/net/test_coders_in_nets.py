@@ -133,3 +133,18 @@ def test_the_evaluation_record_holds_the_coders():
     assert record.request.items == ["Output"]          # the property reads the decoded port
     assert build_record(net, img).coders.decode(np.array([0.1, 0.2, 0.7])) == "triangle"
     assert check_gradients(net, img).ok                  # finite differences on the encoded image
+
+
+def test_texts_of_different_lengths_are_a_batch_of_sequences():
+    from netgrad import AggregationLayer, EmbeddingLayer
+    net = NetInitialize(NetChain(
+        [EmbeddingLayer(4, 5), AggregationLayer("Mean", 1), LinearLayer(2), SoftmaxLayer()],
+        input=NetEncoder("Tokens", ["a", "b", "c"]), output=NetDecoder("Class", ["neg", "pos"])),
+        seed=0)
+    assert net.port_shape("Input") == ("Varying",)
+    texts = ["a b", "c c c x", "b"]
+    batch = net(texts, "Probabilities")
+    for text, probs in zip(texts, batch):        # padding changes nothing
+        assert probs == pytest.approx(net(text, "Probabilities"), rel=1e-6)
+    g = net(texts, NetPortGradient(("0", "Weights")))
+    assert g.shape == (5, 4) and g[3].any() and not g[4].any()   # "x" is unknown: index 3

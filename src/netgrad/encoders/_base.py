@@ -23,7 +23,8 @@ import numpy as np
 
 from .._errors import NetgradError, NetKeyError, NetTypeError, NetValueError
 
-__all__ = ["NetEncoder", "NetDecoder", "ENCODER_TYPES", "DECODER_TYPES", "short_repr", "show_option"]
+__all__ = ["NetEncoder", "NetDecoder", "ENCODER_TYPES", "DECODER_TYPES", "short_repr", "show_option",
+           "at_example"]
 
 
 #: Encoder classes by kind ("Image", "Class", ...); used by NetEncoder(kind) and by loading.
@@ -153,7 +154,7 @@ class NetEncoder(_Coder):
             try:
                 arrays.append(self.encode_one(v))
             except NetgradError as e:
-                raise _at_example(e, self.where, i) from None
+                raise at_example(e, self.where, i) from None
         if not arrays:
             dtype = np.int64 if self.integer else np.float32
             return np.zeros((0,) + (self.shape or ()), dtype=dtype)
@@ -169,7 +170,7 @@ class NetEncoder(_Coder):
         return self.encode(value)[0]
 
 
-def _at_example(e: NetgradError, where: str, i: int) -> NetgradError:
+def at_example(e: NetgradError, where: str, i: int) -> NetgradError:
     """Say which example of a batch an encoding error is about."""
     e.where = f"{e.where or where}, example {i}"
     e.args = (e._message(),)

@@ -1,9 +1,10 @@
 """Strings in: ``NetEncoder("Characters", ...)`` and ``NetEncoder("Tokens", ...)`` give index
 sequences (int64 vectors, one index per character or token).
 
-Without ``length=`` a string's sequence is as long as the string (the port's shape varies from
-example to example, and a batch needs strings of one length); ``length=n`` pads (with the
-padding index) or truncates every sequence to n.
+Without ``length=`` a string's sequence is as long as the string: the port's shape is
+``(Varying,)`` (a sequence port), and a batch of texts of different lengths is a list of index
+vectors that the net pads and masks. ``length=n`` pads (with the padding index) or truncates
+every sequence to n: shape ``(n,)``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import NetKeyError, NetTypeError, NetValueError
-from ._base import NetEncoder, short_repr, show_option
+from .._errors import NetgradError, NetKeyError, NetTypeError, NetValueError
+from .._shapes import Varying
+from ._base import NetEncoder, at_example, short_repr, show_option
 
 __all__ = ["CharactersEncoder", "TokensEncoder", "PRINTABLE"]
 
@@ -51,6 +53,27 @@ class _Sequence(NetEncoder):
     padding_index = 0
     length: int | None = None
 
+    def _shape(self) -> tuple[Any, ...]:
+        """``(length,)``, or ``(Varying,)``: as long as each text."""
+        return (Varying,) if self.length is None else (self.length,)
+
+    def encode_batch(self, values: Sequence[Any]) -> Any:
+        """Texts → one int64 array ``(n, length)``; without ``length``, texts of different
+        lengths give a list of int64 vectors (a batch of sequences, padded by the net)."""
+        if self.length is not None:
+            return super().encode_batch(values)
+        if isinstance(values, np.ndarray):
+            values = list(values)
+        arrays = []
+        for i, v in enumerate(values):
+            try:
+                arrays.append(self.encode_one(v))
+            except NetgradError as e:
+                raise at_example(e, self.where, i) from None
+        if len({a.shape for a in arrays}) == 1:
+            return np.stack(arrays)
+        return arrays
+
     def _fit(self, indices: list[int]) -> np.ndarray:
         if self.length is not None:
             indices = indices[:self.length] + [self.padding_index] * (self.length - len(indices))
@@ -72,7 +95,7 @@ class CharactersEncoder(_Sequence):
     A character outside the alphabet is an error naming it.
 
     Shape:
-        - Output: ``(len(text),)`` int64, or ``(length,)``.
+        - Output: ``(len(text),)`` int64 (port shape ``(Varying,)``), or ``(length,)``.
     """
 
     kind = "Characters"
@@ -96,7 +119,7 @@ class CharactersEncoder(_Sequence):
         self.length = _length(length, where)
         self._index = {c: i for i, c in enumerate(alphabet)}
         self.padding_index = len(alphabet)
-        self.shape = None if self.length is None else (self.length,)
+        self.shape = self._shape()
 
     def get_config(self) -> dict[str, Any]:
         return {"characters": self.characters, "ignore_case": self.ignore_case,
@@ -145,7 +168,7 @@ class TokensEncoder(_Sequence):
     ``["cat", ",", "dog", "."]``).
 
     Shape:
-        - Output: ``(number of tokens,)`` int64, or ``(length,)``.
+        - Output: ``(number of tokens,)`` int64 (port shape ``(Varying,)``), or ``(length,)``.
     """
 
     kind = "Tokens"
@@ -175,7 +198,7 @@ class TokensEncoder(_Sequence):
         self._index = {t: i for i, t in enumerate(vocab)}
         self.unknown_index = len(vocab) if unknown else None
         self.padding_index = len(vocab) + unknown
-        self.shape = None if self.length is None else (self.length,)
+        self.shape = self._shape()
 
     def get_config(self) -> dict[str, Any]:
         return {"tokens": list(self.tokens), "ignore_case": self.ignore_case,
