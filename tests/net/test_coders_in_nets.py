@@ -146,5 +146,7 @@ def test_texts_of_different_lengths_are_a_batch_of_sequences():
     batch = net(texts, "Probabilities")
     for text, probs in zip(texts, batch):        # padding changes nothing
         assert probs == pytest.approx(net(text, "Probabilities"), rel=1e-6)
-    g = net(texts, NetPortGradient(("0", "Weights")))
+    # (the outputs sum to 1, so impose a gradient: d p_neg / d Weights)
+    g = net({"Input": texts, NetPortGradient("Output"): [[1.0, 0.0]] * 3},
+            NetPortGradient(("0", "Weights")))
     assert g.shape == (5, 4) and g[3].any() and not g[4].any()   # "x" is unknown: index 3
