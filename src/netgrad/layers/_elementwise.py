@@ -14,6 +14,7 @@ from typing import Any, Union
 import torch
 
 from .. import ops
+from ..ops import _limits
 from .._errors import NetTypeError, NetValueError, ShapeError
 from .._shapes import MaybeShape, ShapeLike, broadcast_shapes, describe_shape
 from ._base import Layer, register_layer
@@ -52,8 +53,9 @@ def _resolve(function: Function, table: dict[str, str], layer: str) -> Callable[
 
 
 def _call_robustly(fn: Callable[..., torch.Tensor], *xs: torch.Tensor) -> torch.Tensor:
-    with ops.robust():
-        y = fn(*xs)
+    """``fn(*xs)`` under robust(), removable singularities resolved by series (the entry point
+    for every layer that runs a user's function)."""
+    y = _limits.call(fn, *xs)
     if not isinstance(y, torch.Tensor):
         y = torch.as_tensor(y, dtype=xs[0].dtype, device=xs[0].device)
     return y
