@@ -40,12 +40,12 @@ from typing import Any, Callable, Iterator
 
 import torch
 from torch.autograd import Function
-from torch.overrides import TorchFunctionMode
 
 from ._series import Bools, Jet, Series
+from ._robust import RobustMode
 from ._series_rules import RULES, Rule, Unsupported
 
-__all__ = ["observe", "producer", "limits", "call", "taylor", "recipe_of"]
+__all__ = ["observe", "producer", "limits", "recording", "call", "taylor", "recipe_of"]
 
 _ATTR = "_netgrad_recipe"
 MAX_DEPTH = 200          # longer elementwise chains are not recorded (their output is a leaf)
@@ -118,9 +118,21 @@ def _enabled() -> bool:
 
 class _State:
     record = True
+    near = True
 
 
 _STATE = _State()
+
+
+@contextlib.contextmanager
+def recording(on: bool = True) -> Iterator[None]:
+    """Switch the series engine on or off inside a block (on by default everywhere)."""
+    before = _STATE.record, _STATE.near
+    _STATE.record = _STATE.near = on
+    try:
+        yield
+    finally:
+        _STATE.record, _STATE.near = before
 
 
 def observe(func: Callable, args: tuple, kwargs: dict | None, result: Any) -> Any:
@@ -138,67 +150,92 @@ def observe(func: Callable, args: tuple, kwargs: dict | None, result: Any) -> An
 
 
 def _observe(func, rule: Rule, args, kwargs, result):
-    if isinstance(result, (tuple, list)):
-        if not rule.multi:
-            return result
-        operands: list = []
-        rargs = (_ref(args[0]),) + tuple(args[1:]) if isinstance(args[0], torch.Tensor) else None
-        if rargs is None:
-            return result
-        depth = rargs[0].depth + 1 if isinstance(rargs[0], Node) else 1
-        if depth > MAX_DEPTH:
-            return result
-        inf = isinstance(rargs[0], Node) and rargs[0].inf
-        for i, r in enumerate(result):
-            if isinstance(r, torch.Tensor) and (r.is_floating_point() or r.dtype == torch.bool):
-                r.__dict__[_ATTR] = Node(func, rule, rargs, kwargs, tuple(r.shape), r._version,
-                                         inf, depth, i)
+    if type(result) is not torch.Tensor and not isinstance(result, torch.Tensor):
+        return _observe_multi(func, rule, args, kwargs, result)
+    if not (result.is_floating_point() or result.dtype == torch.bool):
         return result
-    if not isinstance(result, torch.Tensor) or not (result.is_floating_point() or
-                                                    result.dtype == torch.bool):
-        return result
-    for a in args:
-        if a is result:
-            return result  # an identity (x.contiguous(), x.to(its own dtype)): nothing new
-    operands = []
-    if rule.kind == "move":
-        if rule.data == "list":
-            if not args or not isinstance(args[0], (list, tuple)):
-                return result
-            rargs = _refs(args[:1], operands) + tuple(args[1:])
-        else:
-            if not args or not isinstance(args[0], torch.Tensor):
-                return result
-            r0 = _ref(args[0])
-            operands.append(r0)
-            rargs = (r0,) + tuple(args[1:])
+    operands: list = []
+    if rule.kind == "ew":
+        rargs = []
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                if a is result:
+                    return result  # in place or an identity: nothing new
+                r = a.__dict__.get(_ATTR)
+                if r is None or r.version != a._version:
+                    r = Leaf(a)
+                operands.append(r)
+                rargs.append(r)
+            else:
+                rargs.append(a)
+        rargs = tuple(rargs)
+        rkwargs = dict(zip(kwargs, _refs(kwargs.values(), operands))) if kwargs else kwargs
+    elif rule.data == "list":
+        if not args or not isinstance(args[0], (list, tuple)):
+            return result
+        rargs = _refs(args[:1], operands) + tuple(args[1:])
         rkwargs = kwargs
     else:
-        rargs = _refs(args, operands)
-        rkwargs = dict(zip(kwargs, _refs(kwargs.values(), operands))) if kwargs else kwargs
+        if not args or not isinstance(args[0], torch.Tensor) or args[0] is result:
+            return result
+        r0 = _ref(args[0])
+        operands.append(r0)
+        rargs = (r0,) + tuple(args[1:])
+        rkwargs = kwargs
     if not operands:
         return result
-    depth = 1 + max((o.depth for o in operands if isinstance(o, Node)), default=0)
+    depth = 0
+    flagged = 0
+    for o in operands:
+        if type(o) is Node:
+            if o.depth > depth:
+                depth = o.depth
+            if o.inf:
+                flagged += 1
+    depth += 1
     if depth > MAX_DEPTH:
         return result
-    flagged = sum(1 for o in operands if isinstance(o, Node) and o.inf)
-    node = Node(func, rule, rargs, rkwargs, tuple(result.shape), result._version,
-                flagged > 0 or rule.check in ("pole", "div"), depth)
-    result.__dict__[_ATTR] = node
     check = rule.check
+    node = Node(func, rule, rargs, rkwargs, result.shape, result._version,
+                flagged > 0 or check == "pole" or check == "div", depth)
+    result.__dict__[_ATTR] = node
+    if not check or check == "pole":
+        return result
     if check == "div":
-        tensors = sum(1 for o in operands)
-        numbers = [a for a in args[:2] if isinstance(a, (int, float))]
-        if tensors >= 2 or any(v == 0 or not math.isfinite(v) for v in numbers):
+        if len(operands) >= 2:
+            return _near(node, _check(node, result, args, kwargs))
+        if any(isinstance(a, (int, float)) and (a == 0 or not math.isfinite(a))
+               for a in args[:2]):
             return _check(node, result, args, kwargs)
     elif (check == "mul" and flagged) or (check == "add" and flagged >= 2):
         return _check(node, result, args, kwargs)
     return result
 
 
+def _observe_multi(func, rule: Rule, args, kwargs, result):
+    """split, chunk, unbind: one recipe per output, each naming its index."""
+    if not isinstance(result, (tuple, list)) or not rule.multi or not args or \
+            not isinstance(args[0], torch.Tensor):
+        return result
+    r0 = _ref(args[0])
+    depth = r0.depth + 1 if isinstance(r0, Node) else 1
+    if depth > MAX_DEPTH:
+        return result
+    inf = isinstance(r0, Node) and r0.inf
+    rargs = (r0,) + tuple(args[1:])
+    for i, r in enumerate(result):
+        if isinstance(r, torch.Tensor) and (r.is_floating_point() or r.dtype == torch.bool):
+            r.__dict__[_ATTR] = Node(func, rule, rargs, kwargs, r.shape, r._version, inf,
+                                     depth, i)
+    return result
+
+
+_SYNC_FREE = os.environ.get("NETGRAD_SYNC_FREE") == "1"
+
+
 def _can_decide(t: torch.Tensor) -> bool:
     """Whether a host decision is allowed here (not traced, not vmapped, CPU, not sync-free)."""
-    if t.device.type != "cpu" or os.environ.get("NETGRAD_SYNC_FREE") == "1":
+    if _SYNC_FREE or t.device.type != "cpu":
         return False
     return not torch._C._functorch.is_batchedtensor(t)
 
@@ -230,6 +267,151 @@ def _check(node: Node, result: torch.Tensor, args, kwargs) -> torch.Tensor:
     patched.__dict__[_ATTR] = Node(node.func, node.rule, node.args, node.kwargs, node.shape,
                                    patched._version, True, node.depth)
     return patched
+
+
+# ---- near a removable singularity at 0 -----------------------------------------------------
+#: Below these distances from a removable singularity at 0, a formula of one variable is
+#: evaluated by its Taylor series there (where that series is accurate to the dtype). Outside,
+#: the formula's own relative error in value, first and second derivative stays below the
+#: figures of ``python bench/near_singular.py`` (float32: ~1e-2 in f'' at worst; float64: ~1e-7).
+NEAR_RADIUS = {torch.float32: 0.1, torch.float64: 0.01}
+NEAR_ORDER = 16
+_NEAR_CACHE: dict = {}
+_NEAR_CACHE_SIZE = 256
+
+
+def _univariate_leaf(node: Node) -> Leaf | None:
+    """The one variable leaf of an all-elementwise recipe, else None."""
+    found: list = []
+    seen: set = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if len(seen) > 64:
+            return None
+        if isinstance(n, Leaf):
+            if _is_variable(n, None):
+                if found and found[0].t is not n.t:
+                    return None
+                if not found:
+                    found.append(n)
+            elif n.t.dim() > 0:
+                return None
+            continue
+        if n.rule.kind != "ew":
+            return None
+        for a in list(n.args) + list(n.kwargs.values()):
+            if isinstance(a, (Node, Leaf)):
+                stack.append(a)
+            elif isinstance(a, (list, tuple)):
+                return None
+    return found[0] if found else None
+
+
+def _structure(n, leaf: Leaf, memo: dict):
+    """A hashable description of a univariate recipe (operations and constants)."""
+    got = memo.get(id(n))
+    if got is not None:
+        return got
+    if isinstance(n, Leaf):
+        key = ("x",) if n.t is leaf.t else ("c", str(n.t.dtype), float(n.t.item()))
+    else:
+        def part(a):
+            if isinstance(a, (Node, Leaf)):
+                return _structure(a, leaf, memo)
+            return a if isinstance(a, (int, float, bool, str, type(None), torch.dtype)) \
+                else repr(a)
+        key = (id(n.func), tuple(part(a) for a in n.args),
+               tuple(sorted((k, part(a)) for k, a in n.kwargs.items())))
+    memo[id(n)] = key
+    return key
+
+
+def _near_series(node: Node, leaf: Leaf, device) -> tuple | None:
+    """Taylor coefficients at x = 0 of a division whose numerator and denominator both vanish
+    there, or None."""
+    pos = torch.zeros(1, dtype=torch.int64, device=device)
+    try:
+        with torch.no_grad():
+            graph = _Graph(node, pos)
+            root = graph.root
+            res, vs = _evaluate(graph, 1, device, variables=[leaf.t], order=NEAR_ORDER,
+                                centre=0.0, widths=(24, 40))
+    except Unsupported:
+        return None
+    if res is None or res.uni is None or not bool(res.ok[0]) or bool(res.pole[0]):
+        return None
+    num, den = root.args[0], root.args[1]
+    if node.rule.name == "rdiv":
+        num, den = den, num
+    for part in (num, den):  # removable at 0: both sides vanish there
+        jet = part.jet if isinstance(part, _Inst) else None
+        if not isinstance(jet, Jet) or float(jet.value[0]) != 0.0:
+            return None
+    return tuple(float(c) for c in res.uni[:, 0])
+
+
+def _near_radius(c: tuple, dtype: torch.dtype) -> float:
+    """Where the series truncated after ``c`` is accurate to ``dtype`` for the value and the
+    first two derivatives (estimated from the last coefficients)."""
+    eps = torch.finfo(dtype).eps
+    K = len(c) - 1
+    tail = max(abs(c[K]), abs(c[K - 1]))
+    if tail == 0:
+        return NEAR_RADIUS[dtype]
+    r = NEAR_RADIUS[dtype]
+    for m in range(3):
+        scale = max(abs(c[m]) * math.factorial(m), abs(c[0]), 1e-300)
+        fall = math.perm(K, m)
+        r = min(r, (eps * scale / (fall * tail)) ** (1.0 / (K - m)))
+    return r
+
+
+def _near(node: Node, result: torch.Tensor) -> torch.Tensor:
+    """Elements close to a removable singularity at 0 of a one-variable formula: the formula
+    cancels there (``1 - cos x`` at 1e-3 in float32 keeps one digit, and every backward of a
+    quotient subtracts two large terms), so they are evaluated by the series at 0 instead."""
+    R = NEAR_RADIUS.get(result.dtype)
+    if R is None or not _STATE.near or result.numel() == 0 or not _can_decide(result):
+        return result
+    with _disable():
+        leaf = _univariate_leaf(node)
+        if leaf is None:
+            return result
+        x = leaf.t
+        if x.dtype != result.dtype or \
+                not torch.linalg.vector_norm(x.detach(), -math.inf).item() < R:
+            return result
+        key = (_structure(node, leaf, {}), str(result.dtype), x.device.type)
+        if key in _NEAR_CACHE:
+            found = _NEAR_CACHE[key]
+        else:
+            c = _near_series(node, leaf, x.device)
+            found = None if c is None else (c, _near_radius(c, result.dtype))
+            if len(_NEAR_CACHE) >= _NEAR_CACHE_SIZE:
+                _NEAR_CACHE.pop(next(iter(_NEAR_CACHE)))
+            _NEAR_CACHE[key] = found
+        if found is None:
+            return result
+        coeffs, r = found
+        flat_x = x.reshape(-1)
+        every = torch.arange(result.numel(), device=x.device)
+        xi = _broadcast_positions(every, tuple(result.shape), tuple(x.shape))
+        close = flat_x.detach()[xi].abs() < r
+        positions = close.nonzero().squeeze(1)
+        if positions.numel() == 0:
+            return result
+        u = flat_x[xi[positions]]
+        p = torch.full_like(u.detach(), coeffs[-1])
+        for ck in reversed(coeffs[:-1]):
+            p = p * u + ck
+        patched = result.reshape(-1).index_put((positions,), p).view(result.shape)
+        patched.__dict__[_ATTR] = Node(node.func, node.rule, node.args, node.kwargs, node.shape,
+                                       patched._version, node.inf, node.depth)
+        return patched
 
 
 # ---- evaluation at positions ---------------------------------------------------------------
@@ -384,12 +566,14 @@ def _is_variable(leaf: Leaf, variables) -> bool:
     return t.dim() > 0 or t.requires_grad
 
 
-def _evaluate(graph: _Graph, M: int, device, variables=None, order: int | None = None):
-    """Jets of the root at the graph's positions: ``(_Result, [_Variable])``."""
+def _evaluate(graph: _Graph, M: int, device, variables=None, order: int | None = None,
+              centre: float | None = None, widths=WIDTHS):
+    """Jets of the root at the graph's positions: ``(_Result, [_Variable])``. With
+    ``centre``, every variable leaf is expanded around that value instead of its own."""
     cuts: dict[int, _Variable] = {}
-    for N in WIDTHS:
+    for N in widths:
         while True:
-            found = _run(graph, M, device, N, cuts, variables, order)
+            found = _run(graph, M, device, N, cuts, variables, order, centre)
             if isinstance(found, _Variable):  # a new cut: it becomes a variable, run again
                 cuts[id(found.inst)] = found
                 if len(cuts) > MAX_VARIABLES:
@@ -399,12 +583,12 @@ def _evaluate(graph: _Graph, M: int, device, variables=None, order: int | None =
             break
         if result is None:
             return None, []
-        if not need_more or N == WIDTHS[-1]:
+        if not need_more or N == widths[-1]:
             return result, vs
     return None, []
 
 
-def _run(graph, M, device, N, cuts, variables, order):
+def _run(graph, M, device, N, cuts, variables, order, centre=None):
     leaves = [i for i in graph.order if isinstance(i.obj, Leaf) and _is_variable(i.obj, variables)]
     vs = [_Variable(i) for i in leaves] + list(cuts.values())
     n = len(vs)
@@ -434,7 +618,8 @@ def _run(graph, M, device, N, cuts, variables, order):
             t = obj.t.detach()
             vals = t.reshape(-1)[inst.pos]
             if id(inst) in index:
-                inst.jet = var_jet(index[id(inst)], vals)
+                inst.jet = var_jet(index[id(inst)], vals if centre is None else
+                                   torch.full_like(vals, centre, dtype=torch.float64))
             elif t.dtype == torch.bool:
                 inst.jet = Bools(vals.repeat(D), torch.zeros(D * M, dtype=torch.bool,
                                                              device=device))
@@ -684,13 +869,11 @@ def _polynomial(res: _Result, vs: list, dtype: torch.dtype) -> torch.Tensor:
 
 
 # ---- entry points --------------------------------------------------------------------------
-class LimitsMode(TorchFunctionMode):
-    """Records recipes and checks the operations that can create 0/0 (see module docstring).
-    Pushed above :class:`~._robust.RobustMode` by :func:`limits`."""
+class LimitsMode(RobustMode):
+    """robust() with the series engine: after each operation, :func:`observe`."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        result = func(*args, **kwargs)
+        result = RobustMode.__torch_function__(self, func, types, args, kwargs)
         return observe(func, args, kwargs, result)
 
 
@@ -702,14 +885,11 @@ def _active() -> bool:
 
 @contextlib.contextmanager
 def limits() -> Iterator[None]:
-    """Removable singularities resolved by series inside this block (used with robust())."""
-    from ._robust import robust
-
+    """robust() with removable singularities resolved by series inside this block."""
     if _active():
-        with robust():
-            yield
+        yield
         return
-    with robust(), LimitsMode():
+    with LimitsMode():
         yield
 
 
