@@ -60,6 +60,11 @@ from ._normalization import (batch_norm, layer_norm, group_norm, instance_norm, 
 __all__ += ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
             "local_response_norm"]
 
+# --- removable singularities: the series engine (issue 16) ---
+from ._limits import removable, taylor  # noqa: E402
+
+__all__ += ["removable", "taylor"]
+
 from ._registry import warm_namespaces as _warm  # noqa: E402
 
 _warm(__all__)

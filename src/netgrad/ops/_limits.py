@@ -34,7 +34,9 @@ README's section on removable singularities).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import operator
 import os
 from typing import Any, Callable, Iterator
 
@@ -354,15 +356,15 @@ def _near_series(node: Node, leaf: Leaf, device) -> tuple | None:
     return tuple(float(c) for c in res.uni[:, 0])
 
 
-def _near_radius(c: tuple, dtype: torch.dtype) -> float:
+def _near_radius(c: tuple, dtype: torch.dtype, cap: float | None = None) -> float:
     """Where the series truncated after ``c`` is accurate to ``dtype`` for the value and the
     first two derivatives (estimated from the last coefficients)."""
     eps = torch.finfo(dtype).eps
     K = len(c) - 1
     tail = max(abs(c[K]), abs(c[K - 1]))
+    r = NEAR_RADIUS[dtype] if cap is None else cap
     if tail == 0:
-        return NEAR_RADIUS[dtype]
-    r = NEAR_RADIUS[dtype]
+        return r
     for m in range(3):
         scale = max(abs(c[m]) * math.factorial(m), abs(c[0]), 1e-300)
         fall = math.perm(K, m)
@@ -466,7 +468,7 @@ class _Graph:
 
     def _key(self, obj, pos):
         ident = id(obj.t) if isinstance(obj, Leaf) else id(obj)  # one variable per tensor
-        return (ident, pos.numel(), hash(pos.cpu().numpy().tobytes()))
+        return (ident, pos.numel(), hash(tuple(pos.tolist())))
 
     def _visit(self, obj, pos) -> _Inst:
         key = self._key(obj, pos)
@@ -742,11 +744,23 @@ class _Beyond(Function):
     order ``k`` is NaN (where the incoming gradient is not 0): it marks the orders the patch
     polynomial does not know."""
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, s, k):
-        ctx.save_for_backward(s)
-        ctx.k = k
+    def forward(s, k):
         return torch.zeros_like(s)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+        ctx.k = inputs[1]
+
+    @staticmethod
+    def jvp(ctx, t, _k):
+        (s,) = ctx.saved_tensors
+        d = _Beyond.apply(s, ctx.k - 1) if ctx.k > 1 else s * math.nan + math.nan
+        return torch.where(t == 0, 0.0, t * d)
 
     @staticmethod
     def backward(ctx, g):
@@ -764,10 +778,22 @@ class _StrongZeroCall(Function):
     backward at 1 would give 0·inf = NaN). Operands are the gathered ``(M,)`` tensors."""
 
     @staticmethod
-    def forward(ctx, call, *xs):
-        ctx.call = call
-        ctx.save_for_backward(*xs)
+    def forward(call, *xs):
         return call(*xs)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.call = inputs[0]
+        ctx.save_for_backward(*inputs[1:])
+        ctx.save_for_forward(*inputs[1:])
+
+    @staticmethod
+    def jvp(ctx, _call, *ts):
+        xs = ctx.saved_tensors
+        ts = [t if t is not None else torch.zeros_like(x) for t, x in zip(ts, xs)]
+        _, out = torch.func.jvp(ctx.call, tuple(xs), tuple(ts))
+        zero = functools.reduce(operator.and_, [t == 0 for t in ts])
+        return torch.where(zero, 0.0, out)
 
     @staticmethod
     def backward(ctx, g):
@@ -932,3 +958,64 @@ def taylor(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     if res is not None and res.uni is not None:
         out = torch.where(res.ok[None, :] & ~res.pole[None, :], res.uni[:order + 1], math.nan)
     return out.view(order + 1, *node.shape)
+
+
+class Removable:
+    """``fn`` with a removable singularity at ``at``, evaluated by its Taylor series near it.
+
+    Made by :func:`removable`. ``coefficients`` are the series' (float64, computed once, at
+    construction, by the series engine); ``radius(dtype)`` is where the series is used: the
+    distance from ``at`` within which its truncation error is below the dtype's rounding for the
+    value and the first two derivatives. Branch-free (two ``where``; the formula never sees the
+    singular point), so it works under ``torch.compile``, ``vmap`` and on any device.
+    """
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], at: float = 0.0,
+                 order: int = NEAR_ORDER) -> None:
+        self.fn, self.at, self.order = fn, float(at), int(order)
+        c = taylor(fn, torch.tensor([self.at], dtype=torch.float64), self.order)[:, 0]
+        if not bool(torch.isfinite(c).all()):
+            raise ValueError(f"removable(): {getattr(fn, '__name__', 'the function')} has no "
+                             f"Taylor series at {self.at} (a pole, a jump, or an operation the "
+                             "series engine does not know); got coefficients "
+                             f"{[float(v) for v in c[:4]]}...")
+        self.coefficients = tuple(float(v) for v in c)
+        self._radius = {dt: _near_radius(self.coefficients, dt, cap=math.inf)
+                        for dt in (torch.float32, torch.float64)}
+        self.__name__ = getattr(fn, "__name__", "removable")
+
+    def radius(self, dtype: torch.dtype) -> float:
+        return self._radius.get(dtype, self._radius[torch.float32])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        from ._robust import robust
+
+        r = self.radius(x.dtype)
+        d = x - self.at
+        close = torch.abs(d) < r
+        # the formula is evaluated only away from the singular point, so neither branch holds a
+        # NaN and plain torch.where keeps every gradient finite
+        safe = torch.where(close, self.at + 2 * r, x)
+        if torch.compiler.is_compiling():  # robust() mode is not traced yet: the formula only
+            far = self.fn(safe)            # meets regular points here, where both agree
+        else:
+            with robust():
+                far = self.fn(safe)
+        p = torch.full_like(d, self.coefficients[-1])
+        for ck in reversed(self.coefficients[:-1]):
+            p = p * d + ck
+        return torch.where(close, p, far)
+
+
+def removable(fn: Callable[[torch.Tensor], torch.Tensor], at: float = 0.0,
+              order: int = NEAR_ORDER) -> Removable:
+    """``fn`` evaluated by its own Taylor series (found by the series engine) where ``x`` is
+    close to ``at``, and by the formula elsewhere: accurate value and derivatives near a
+    removable singularity, e.g. ``removable(lambda x: (1 - torch.cos(x)) / x**2)`` at 1e-8.
+
+    Args:
+        fn: an elementwise function of one tensor, plain torch code.
+        at: the singular point.
+        order: the degree of the Taylor polynomial.
+    """
+    return Removable(fn, at, order)
