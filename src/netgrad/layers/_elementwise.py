@@ -55,7 +55,8 @@ def _resolve(function: Function, table: dict[str, str], layer: str) -> Callable[
 def _call_robustly(fn: Callable[..., torch.Tensor], *xs: torch.Tensor) -> torch.Tensor:
     """``fn(*xs)`` under robust(), removable singularities resolved by series (the entry point
     for every layer that runs a user's function)."""
-    y = _limits.call(fn, *xs)
+    with ops.robust():
+        y = _limits.call(fn, *xs)
     if not isinstance(y, torch.Tensor):
         y = torch.as_tensor(y, dtype=xs[0].dtype, device=xs[0].device)
     return y

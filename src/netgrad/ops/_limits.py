@@ -921,9 +921,21 @@ def limits() -> Iterator[None]:
 
 def call(fn: Callable[..., Any], *xs: Any) -> Any:
     """``fn(*xs)`` under robust(), with removable singularities resolved by series: the entry
-    point of ElementwiseLayer, ThreadingLayer and FunctionLayer."""
+    point of ElementwiseLayer, ThreadingLayer and FunctionLayer.
+
+    Each argument is a variable of its own, even when two ports were given the same tensor
+    (a net that wires one output into both inputs of ``x / y``): ``x / y`` at (0, 0) has no
+    limit, whatever the wiring."""
+    seen: set = set()
+    args = []
+    for x in xs:
+        if isinstance(x, torch.Tensor):
+            if id(x) in seen:
+                x = x.view_as(x)
+            seen.add(id(x))
+        args.append(x)
     with limits():
-        return fn(*xs)
+        return fn(*args)
 
 
 def taylor(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
