@@ -150,13 +150,8 @@ def test_higher_orders_than_the_patch_are_nan_not_zero():
     """The patch at a singular point is a polynomial of degree 4 (one variable): its fifth
     derivative is unknown, and says so."""
     x = torch.tensor([0.0], dtype=torch.float64, requires_grad=True)
-    with _limits.recording(True), netgrad.robust(), _limits.limits():
-        _limits._STATE.near = False  # the exact-point patch alone
-        try:
-            y = torch.exp(x) - 1
-            y = y / x
-        finally:
-            _limits._STATE.near = True
+    with _limits.recording(True, near=False), netgrad.robust(), _limits.limits():
+        y = (torch.exp(x) - 1) / x     # the exact-point patch alone
     d = y.sum()
     for k in range(1, 6):
         (d,) = torch.autograd.grad(d, x, create_graph=True)

@@ -36,6 +36,12 @@ __all__ = ["Jet", "Bools", "Series"]
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
+def _dot(a: torch.Tensor, h: torch.Tensor, k: int) -> torch.Tensor:
+    """``Σ_{j=1..k} j a_j h_(k-j)``, the convolution in the chain rule ``y' = h a'``."""
+    j = torch.arange(1, k + 1, device=a.device, dtype=a.dtype)[:, None]
+    return (j * a[1:k + 1] * h[:k].flip(0)).sum(0)
+
+
 class Bools:
     """A boolean value per element of a jet (the result of a comparison), with ``ambiguous``
     where the compared values are equal at the centre, so the answer depends on the direction
@@ -182,14 +188,11 @@ class Series:
         a, b = self.normalize(self.lift(a)), self.normalize(self.lift(b))
         bad = a.bad | b.bad
         b0 = torch.where(b.n > 0, b.c[0], 1.0)
-        q = []
-        for k in range(self.N):
-            acc = a.c[k]
-            for j in range(1, k + 1):
-                acc = acc - b.c[j] * q[k - j]
-            q.append(acc / b0)
+        q = torch.empty_like(a.c)
+        for k in range(self.N):  # q_k = (a_k - Σ_{j=1..k} b_j q_(k-j)) / b_0
+            q[k] = (a.c[k] - (b.c[1:k + 1] * q[:k].flip(0)).sum(0)) / b0
         n = torch.minimum(a.n, b.n)  # b known to no order (n = 0): the quotient is unknown
-        return Jet(self._mask(torch.stack(q), n), a.v - b.v, n, bad)
+        return Jet(self._mask(q, n), a.v - b.v, n, bad)
 
     def pow_int(self, a: Jet, p: int) -> Jet:
         if p < 0:
@@ -220,15 +223,14 @@ class Series:
         a0 = c[0]
         pos = a0 > 0
         safe0 = torch.where(pos, a0, 1.0)
-        y = [torch.pow(safe0, p)]
-        for k in range(1, self.N):
-            acc = torch.zeros_like(a0)
-            for j in range(k):
-                acc = acc + (p * (k - j) - j) * c[k - j] * y[j]
-            y.append(acc / (k * safe0))
+        y = torch.empty_like(c)
+        y[0] = torch.pow(safe0, p)
+        for k in range(1, self.N):  # y_k = Σ_{j<k} (p(k-j) - j) c_(k-j) y_j / (k c_0)
+            j = self.k[:k, None].to(c.dtype)
+            y[k] = ((p * (k - j) - j) * c[1:k + 1].flip(0) * y[:k]).sum(0) / (k * safe0)
         zero = (a0 == 0) & ~pole
         bad = self._bad(a) | pole | (a0 < 0)
-        return self._from_taylor(torch.stack(y), n, bad, cut=zero, cut_inf=zero & (p < 1))
+        return self._from_taylor(y, n, bad, cut=zero, cut_inf=zero & (p < 1))
 
     def sqrt(self, a) -> Jet:
         return self.pow(a, 0.5)
@@ -244,13 +246,14 @@ class Series:
 
     def exp(self, a, minus_one: bool = False) -> Jet:
         c, n, bad = self._unary_input(a)
-        y = [torch.exp(c[0])]
+        y = torch.empty_like(c)
+        y[0] = torch.exp(c[0])
         for k in range(1, self.N):
-            y.append(sum(j * c[j] * y[k - j] for j in range(1, k + 1)) / k)
+            y[k] = _dot(c, y, k) / k
         if minus_one:
             y[0] = torch.expm1(c[0])
         bad = bad | ~torch.isfinite(y[0])
-        return self._from_taylor(torch.stack(y), n, bad)
+        return self._from_taylor(y, n, bad)
 
     def expm1(self, a) -> Jet:
         return self.exp(a, minus_one=True)
@@ -259,20 +262,21 @@ class Series:
         c, n, bad = self._unary_input(a)
         a0 = c[0]
         safe0 = torch.where(a0 > 0, a0, 1.0)
-        y = [torch.log(safe0)]
-        for k in range(1, self.N):
-            acc = c[k] - sum(j * y[j] * c[k - j] for j in range(1, k)) / k
-            y.append(acc / safe0)
+        y = torch.zeros_like(c)
+        y[0] = torch.log(safe0)
+        for k in range(1, self.N):  # y_k = (c_k - (1/k) Σ_{j<k} j y_j c_(k-j)) / c_0
+            y[k] = (c[k] - _dot(y, c, k) / k) / safe0  # (y_k itself is 0 in the sum yet)
         # log at 0 is -inf (no finite centre); below 0 NaN: no series either way
-        return self._from_taylor(torch.stack(y), n, bad | (a0 <= 0))
+        return self._from_taylor(y, n, bad | (a0 <= 0))
 
     def _integrate(self, y0: torch.Tensor, a_c: torch.Tensor, h: Jet, n, bad) -> Jet:
         """``y`` with ``y(0) = y0`` and ``y' = h · a'``: ``y_k = (1/k) Σ_j j a_j h_(k-j)``."""
         hc, hn, hpole = self.taylor(h)
-        y = [y0]
+        y = torch.empty_like(a_c)
+        y[0] = y0
         for k in range(1, self.N):
-            y.append(sum(j * a_c[j] * hc[k - j] for j in range(1, k + 1)) / k)
-        return self._from_taylor(torch.stack(y), torch.minimum(n, hn), bad | h.bad | hpole)
+            y[k] = _dot(a_c, hc, k) / k
+        return self._from_taylor(y, torch.minimum(n, hn), bad | h.bad | hpole)
 
     def log1p(self, a) -> Jet:
         c, n, bad = self._unary_input(a)
@@ -283,17 +287,17 @@ class Series:
 
     def sincos(self, a, hyperbolic: bool = False) -> tuple[Jet, Jet]:
         c, n, bad = self._unary_input(a)
+        s, co = torch.empty_like(c), torch.empty_like(c)
         if hyperbolic:
-            s, co = [torch.sinh(c[0])], [torch.cosh(c[0])]
+            s[0], co[0] = torch.sinh(c[0]), torch.cosh(c[0])
         else:
-            s, co = [torch.sin(c[0])], [torch.cos(c[0])]
+            s[0], co[0] = torch.sin(c[0]), torch.cos(c[0])
         sign = 1.0 if hyperbolic else -1.0
         for k in range(1, self.N):
-            s.append(sum(j * c[j] * co[k - j] for j in range(1, k + 1)) / k)
-            co.append(sign * sum(j * c[j] * s[k - j] for j in range(1, k + 1)) / k)
+            s[k] = _dot(c, co, k) / k
+            co[k] = sign * _dot(c, s, k) / k
         bad = bad | ~torch.isfinite(co[0])
-        return (self._from_taylor(torch.stack(s), n, bad),
-                self._from_taylor(torch.stack(co), n, bad))
+        return self._from_taylor(s, n, bad), self._from_taylor(co, n, bad)
 
     def sin(self, a) -> Jet:
         return self.sincos(a)[0]
@@ -315,25 +319,25 @@ class Series:
         """``y' = w(y) · a'`` with ``w`` quadratic in ``y`` (tanh: 1 - y², sigmoid: y - y²),
         given accurate centre values ``y0`` and ``w0``."""
         c, n, bad = self._unary_input(a)
-        y, w = [y0], [w0]
+        y, w = torch.empty_like(c), torch.empty_like(c)
+        y[0], w[0] = y0, w0
         for k in range(1, self.N):
-            y.append(sum(j * c[j] * w[k - j] for j in range(1, k + 1)) / k)
-            w.append(quad(y, k))
-        return self._from_taylor(torch.stack(y), n, bad)
+            y[k] = _dot(c, w, k) / k
+            w[k] = quad(y, k)
+        return self._from_taylor(y, n, bad)
 
     def tanh(self, a) -> Jet:
         c0 = self._unary_input(a)[0][0]
         y0 = torch.tanh(c0)
         w0 = 4 * torch.sigmoid(2 * c0) * torch.sigmoid(-2 * c0)
-        return self._saturating(a, y0, w0, lambda y, k: -sum(y[i] * y[k - i]
-                                                             for i in range(k + 1)))
+        return self._saturating(a, y0, w0, lambda y, k: -(y[:k + 1] * y[:k + 1].flip(0)).sum(0))
 
     def sigmoid(self, a) -> Jet:
         c0 = self._unary_input(a)[0][0]
         y0 = torch.sigmoid(c0)
         w0 = y0 * torch.sigmoid(-c0)
-        return self._saturating(a, y0, w0, lambda y, k: y[k] - sum(y[i] * y[k - i]
-                                                                   for i in range(k + 1)))
+        return self._saturating(a, y0, w0,
+                                lambda y, k: y[k] - (y[:k + 1] * y[:k + 1].flip(0)).sum(0))
 
     def _inverse_trig(self, a, y0_fn, h_fn, domain_bad, edge=None) -> Jet:
         """``y0_fn`` at the centre, ``y' = h(a) a'`` elsewhere; ``edge(x0)`` marks the ends of the
@@ -407,9 +411,7 @@ class Series:
         num = self.sub(self.mul(xj, self.deriv(yj)), self.mul(yj, self.deriv(xj)))
         den = self.add(self.mul(xj, xj), self.mul(yj, yj))
         rate, rn, rpole = self.taylor(self.div(num, den))
-        out = [torch.atan2(yc[0], xc[0])]
-        for k in range(1, self.N):
-            out.append(rate[k - 1] / k)
+        out = [torch.atan2(yc[0], xc[0])] + [rate[k - 1] / k for k in range(1, self.N)]
         origin = (yc[0] == 0) & (xc[0] == 0)
         bad = ybad | xbad | rpole | origin
         return self._from_taylor(torch.stack(out), torch.minimum(n, rn + 1), bad)
