@@ -108,8 +108,8 @@ def image(array: Any, encoder: Any = None, *, signed: bool | None = None,
         _, axes, bar_ax = _panel_axes(fig, n, picture=False)
         _signed_panels(bar_ax, axes, a, "value")
     else:
-        fig = new_figure(4.0, 4.0)
-        ax = fig.subplots()
+        fig = new_figure(3.6, 3.8)
+        ax = fig.add_axes((0.04, 0.03, 0.92, 0.84))
         peak = float(a.max())
         _show_picture(ax, a / peak if peak > 1 else a, f"{a.shape[2]}×{a.shape[1]} image")
     if title:
