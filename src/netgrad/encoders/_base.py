@@ -142,8 +142,8 @@ class NetEncoder(_Coder):
             return self.encode_batch(value), True
         return self.encode_one(value), False
 
-    def encode_batch(self, values: Sequence[Any]) -> np.ndarray:
-        """A sequence of examples → one array with a leading batch dimension."""
+    def encode_each(self, values: Sequence[Any]) -> list[np.ndarray]:
+        """Each example of a batch encoded (an error says which example)."""
         if isinstance(values, np.ndarray) and values.dtype != object:
             values = list(values)
         if not isinstance(values, Sequence) or isinstance(values, (str, bytes)):
@@ -155,6 +155,11 @@ class NetEncoder(_Coder):
                 arrays.append(self.encode_one(v))
             except NetgradError as e:
                 raise at_example(e, self.where, i) from None
+        return arrays
+
+    def encode_batch(self, values: Sequence[Any]) -> np.ndarray:
+        """A sequence of examples → one array with a leading batch dimension."""
+        arrays = self.encode_each(values)
         if not arrays:
             dtype = np.int64 if self.integer else np.float32
             return np.zeros((0,) + (self.shape or ()), dtype=dtype)

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import NetgradError, NetKeyError, NetTypeError, NetValueError
+from .._errors import NetKeyError, NetTypeError, NetValueError
 from .._shapes import Varying
-from ._base import NetEncoder, at_example, short_repr, show_option
+from ._base import NetEncoder, short_repr, show_option
 
 __all__ = ["CharactersEncoder", "TokensEncoder", "PRINTABLE"]
 
@@ -62,14 +62,9 @@ class _Sequence(NetEncoder):
         lengths give a list of int64 vectors (a batch of sequences, padded by the net)."""
         if self.length is not None:
             return super().encode_batch(values)
-        if isinstance(values, np.ndarray):
-            values = list(values)
-        arrays = []
-        for i, v in enumerate(values):
-            try:
-                arrays.append(self.encode_one(v))
-            except NetgradError as e:
-                raise at_example(e, self.where, i) from None
+        arrays = self.encode_each(values)
+        if not arrays:
+            return np.zeros((0, 0), dtype=np.int64)
         if len({a.shape for a in arrays}) == 1:
             return np.stack(arrays)
         return arrays
