@@ -57,6 +57,17 @@ class _Coder:
 
     kind: ClassVar[str] = ""
     _family: ClassVar[str] = ""
+    _table: ClassVar[dict[str, type]] = {}
+
+    def __new__(cls, kind: Any = None, *args: Any, **kwargs: Any):
+        if not cls.kind:  # NetEncoder("Image", ...): the class registered under the kind
+            cls = _lookup(cls._table, kind, cls._family)
+        return super().__new__(cls)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.kind:
+            cls._table[cls.kind] = cls
 
     def get_config(self) -> dict[str, Any]:
         """Options that rebuild this object with ``NetEncoder(kind, **config)`` (JSON data)."""
@@ -110,20 +121,11 @@ class NetEncoder(_Coder):
     """
 
     _family = "NetEncoder"
+    _table = ENCODER_TYPES
     #: the per-example shape of the arrays produced (None: varies from example to example)
     shape: tuple[int, ...] | None = None
     #: whether the arrays hold class indices (int64) rather than real numbers
     integer: bool = False
-
-    def __new__(cls, kind: Any = None, *args: Any, **kwargs: Any):
-        if cls is NetEncoder:
-            cls = _lookup(ENCODER_TYPES, kind, "NetEncoder")
-        return super().__new__(cls)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.kind:
-            ENCODER_TYPES[cls.kind] = cls
 
     # ---- what subclasses implement ------------------------------------------------------------
     def is_batch(self, value: Any) -> bool:
@@ -192,20 +194,11 @@ class NetDecoder(_Coder):
     """
 
     _family = "NetDecoder"
+    _table = DECODER_TYPES
     #: property names ``decode`` accepts; the first is the default
     properties: ClassVar[tuple[str, ...]] = ("Decision",)
     #: properties that take an argument, e.g. ``("TopProbabilities", 3)``
     properties_with_argument: ClassVar[tuple[str, ...]] = ()
-
-    def __new__(cls, kind: Any = None, *args: Any, **kwargs: Any):
-        if cls is NetDecoder:
-            cls = _lookup(DECODER_TYPES, kind, "NetDecoder")
-        return super().__new__(cls)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if cls.kind:
-            DECODER_TYPES[cls.kind] = cls
 
     # ---- what subclasses implement ------------------------------------------------------------
     @property
