@@ -17,6 +17,8 @@ from .layers import (AttentionLayer, BasicRecurrentLayer, CTCLossLayer, GatedRec
                      LongShortTermMemoryLayer, SequenceIndicesLayer, SequenceLastLayer,
                      SequenceMostLayer, SequenceRestLayer, SequenceReverseLayer)
 from ._sequences import SequenceBatch
+from .net import (NetBidirectionalOperator, NetFoldOperator, NetGANOperator, NetMapOperator,
+                  NetMapThreadOperator, NetNestOperator, NetPairEmbeddingOperator)
 from .layers import (BatchNormalizationLayer, EmbeddingLayer, LocalResponseNormalizationLayer,
                      NormalizationLayer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
@@ -42,6 +44,8 @@ __all__ = [
     "LongShortTermMemoryLayer", "GatedRecurrentLayer", "BasicRecurrentLayer", "AttentionLayer",
     "SequenceLastLayer", "SequenceMostLayer", "SequenceRestLayer", "SequenceReverseLayer",
     "SequenceIndicesLayer", "CTCLossLayer", "SequenceBatch",
+    "NetMapOperator", "NetMapThreadOperator", "NetFoldOperator", "NetNestOperator",
+    "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator",
     "EmbeddingLayer", "BatchNormalizationLayer", "NormalizationLayer",
     "LocalResponseNormalizationLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",

@@ -46,6 +46,7 @@ from .._module import NetModule
 from ..layers import LAYER_TYPES, ElementwiseLayer, Layer, ThreadingLayer
 from ..layers._arrays import ARRAY_STATES, ArrayState, LayerState
 from ..net import NetChain, NetGraph, NetPort
+from ..net._operators import OPERATOR_TYPES, Operator
 from .._shapes import Varying
 from ._bundle import (DEFAULT_LIMITS, DTYPES, Limits, PathLike, _short_repr, read_bundle,
                       write_bundle)
@@ -113,8 +114,10 @@ class _Saver:
             node = self.layer(module, path)
         elif type(module) in (NetGraph, NetChain):
             node = self.graph(module, path)
+        elif isinstance(module, Operator) and OPERATOR_TYPES.get(type(module).__name__) is type(module):
+            node = self.operator(module, path)
         else:
-            raise NetTypeError("netgrad can save layers, NetGraph and NetChain",
+            raise NetTypeError("netgrad can save layers, NetGraph, NetChain and the net operators",
                                where=self.where(path, module),
                                got=f"got {type(module).__name__}",
                                fix="build the net from netgrad layers and nets")
@@ -135,6 +138,13 @@ class _Saver:
             if coders:
                 node[key] = {p: coder_to_data(c, f'{where}, port "{p}"') for p, c in coders.items()}
         return node
+
+    def operator(self, op: Operator, path: tuple[str, ...]) -> dict[str, Any]:
+        vertices = [[name, self.add(op.vertices[name], path + (name,))]
+                    for name in op.vertex_names()]
+        config = _config_to_json(dict(op.get_config()), self.where(path, op), "")
+        return {"kind": "operator", "type": type(op).__name__, "vertices": vertices,
+                "config": config, "training": op.training}
 
     def layer(self, layer: Layer, path: tuple[str, ...]) -> dict[str, Any]:
         kind = type(layer).__name__
@@ -386,8 +396,8 @@ class _Loader:
                                 got=f"got {_short(node.get('training'))}")
             if node["kind"] == "layer":
                 continue
-            if node["kind"] not in _GRAPH_KINDS:
-                raise self.fail('a node\'s kind is "layer", "NetGraph" or "NetChain"',
+            if node["kind"] not in _GRAPH_KINDS and node["kind"] != "operator":
+                raise self.fail('a node\'s kind is "layer", "operator", "NetGraph" or "NetChain"',
                                 where=where, got=f"got {_short(node['kind'])}")
             vertices = node.get("vertices")
             if not isinstance(vertices, list) or not vertices:
@@ -438,6 +448,8 @@ class _Loader:
     def build(self, i: int, node: dict[str, Any], built: list[NetModule]) -> NetModule:
         if node["kind"] == "layer":
             return self.build_layer(i, node)
+        if node["kind"] == "operator":
+            return self.build_operator(i, node, built)
         where = f"the saved net, node {i} ({node['kind']})"
         _keys(node, {"kind", "vertices", "edges", "ports", "inputs", "outputs", "training"},
               {"encoders", "decoders"}, where)
@@ -483,6 +495,23 @@ class _Loader:
             raise self.fail(f"a graph's {family}s are an object of port names to {family}s",
                             where=where, got=f"got {_short(value)}")
         return {p: coder_from_data(d, family, f'{where}, port "{p}"') for p, d in value.items()}
+
+    def build_operator(self, i: int, node: dict[str, Any], built: list[NetModule]) -> NetModule:
+        kind = node.get("type")
+        where = f"the saved net, node {i} ({_short(kind)})"
+        _keys(node, {"kind", "type", "vertices", "config", "training"}, set(), where)
+        cls = OPERATOR_TYPES.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise self.fail("an operator node names a net operator", where=where,
+                            got=f"got {_short(kind)}", fix=f"known: {sorted(OPERATOR_TYPES)}")
+        children = {name: built[j] for name, j in node["vertices"]}
+        if list(children) != list(cls.roles):
+            raise self.fail(f"{kind}'s vertices are {list(cls.roles)}", where=where,
+                            got=f"got {list(children)}")
+        if not isinstance(node["config"], dict):
+            raise self.fail("an operator's config is an object", where=where,
+                            got=f"got {_short(node['config'])}")
+        return cls.from_vertices(children, node["config"])
 
     def build_layer(self, i: int, node: dict[str, Any]) -> Layer:
         where = f"the saved net, node {i}"

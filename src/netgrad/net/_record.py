@@ -113,15 +113,17 @@ class EvaluationRecord:
     _swapped: bool = field(default=False, repr=False)
 
     def forward(self) -> dict[str, torch.Tensor]:
-        """The net's outputs on :attr:`tensors` (inside :meth:`running`). With sequence inputs
+        """The net's outputs on :attr:`tensors` (inside :meth:`running`), by output port. With sequence inputs
         the lengths go through the net, sequence outputs get their padding set to 0 (gradient 0
         there) and their lengths recorded in :attr:`output_lengths`."""
+        names = self.net.output_names()  # not the optional ports (a recurrent layer's State)
         if not self.lengths:
-            return self.net.run_ports(self.tensors)
+            outputs = self.net.run_ports(self.tensors)
+            return {p: outputs[p] for p in names}
         outputs, out_lengths = self.net.run_sequences(self.tensors, self.lengths)
-        self.output_lengths = dict(out_lengths)
-        return {p: (mask_padding(y, out_lengths[p]) if p in out_lengths else y)
-                for p, y in outputs.items()}
+        self.output_lengths = {p: n for p, n in out_lengths.items() if p in names}
+        return {p: (mask_padding(outputs[p], out_lengths[p]) if p in out_lengths else outputs[p])
+                for p in names}
 
     def sequence_form(self) -> str | None:
         """How the sequence inputs were given (the first sequence port's form), or None."""
