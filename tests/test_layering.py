@@ -25,7 +25,7 @@ SRC = pathlib.Path(netgrad.__file__).parent
 LEVELS = [
     {"_errors"},
     {"ops"},
-    {"_shapes", "_sequences", "_module", "_html", "gradient"},
+    {"_shapes", "_sequences", "_stale", "_module", "_html", "gradient"},
     {"encoders"},
     {"layers"},
     {"net"},

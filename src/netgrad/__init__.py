@@ -6,8 +6,8 @@ is finite.
 """
 
 from . import ops
-from ._errors import (LoadError, NetgradError, NetKeyError, NetTypeError, NetValueError,
-                      NonFiniteError, ShapeError, UninitializedError)
+from ._errors import (FileError, LoadError, MissingFileError, NetgradError, NetKeyError,
+                      NetTypeError, NetValueError, NonFiniteError, ShapeError, UninitializedError)
 from .gradient import All, NetPortGradient
 from .layers import (AggregationLayer, CatenateLayer, ConvolutionLayer, CrossEntropyLossLayer,
                      DeconvolutionLayer, DropoutLayer, ElementwiseLayer, FlattenLayer, Layer,
@@ -21,7 +21,7 @@ from .net import (NetBidirectionalOperator, NetFoldOperator, NetGANOperator, Net
                   NetMapThreadOperator, NetNestOperator, NetPairEmbeddingOperator)
 from .layers import (BatchNormalizationLayer, EmbeddingLayer, LocalResponseNormalizationLayer,
                      NormalizationLayer)
-from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort
+from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort, StaleArraysWarning
 from .ops import robust
 from .io import load, save
 from .debug import check_gradients
@@ -35,7 +35,7 @@ __all__ = [
     "ops", "robust", "save", "load", "check_gradients",
     "NetEncoder", "NetDecoder", "encoders", "plot",
     "train", "TrainingResults", "NonFiniteStepWarning",
-    "NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule",
+    "NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule", "StaleArraysWarning",
     "NetPortGradient", "All",
     "Layer", "ElementwiseLayer", "ThreadingLayer", "AggregationLayer", "LinearLayer",
     "PartLayer", "CatenateLayer", "ReshapeLayer", "FlattenLayer", "SoftmaxLayer",
@@ -49,5 +49,5 @@ __all__ = [
     "EmbeddingLayer", "BatchNormalizationLayer", "NormalizationLayer",
     "LocalResponseNormalizationLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
-    "UninitializedError", "NonFiniteError", "LoadError",
+    "UninitializedError", "NonFiniteError", "LoadError", "FileError", "MissingFileError",
 ]

@@ -18,6 +18,9 @@ __all__ = [
     "NonFiniteError",
     "LoadError",
     "describe_location",
+    "did_you_mean",
+    "FileError",
+    "MissingFileError",
 ]
 
 
@@ -51,8 +54,16 @@ class NetgradError(Exception):
         return "".join(parts)
 
     def located(self, prefix: str) -> "NetgradError":
-        """Prefix the location (used by a net when an error comes up from one of its layers)."""
-        self.where = f"{prefix} › {self.where}" if self.where else prefix
+        """Prefix the location (used by a net when an error comes up from one of its layers).
+
+        ``'NetGraph › "j" (CatenateLayer)'`` before ``'CatenateLayer, port "Input"'`` gives
+        ``'NetGraph › "j" (CatenateLayer), port "Input"'`` (the layer is named once)."""
+        kind = prefix[prefix.rfind("(") + 1:-1] if prefix.endswith(")") and "(" in prefix else ""
+        w = self.where
+        if w and kind and (w == kind or w.startswith((kind + ",", kind + " ›", kind + ":"))):
+            self.where = prefix + w[len(kind):]
+        else:
+            self.where = f"{prefix} › {w}" if w else prefix
         self.args = (self._message(),)
         return self
 
@@ -86,6 +97,35 @@ class NonFiniteError(NetgradError, FloatingPointError):
 
 class LoadError(NetValueError):
     """A saved net that cannot be loaded safely."""
+
+
+class FileError(NetgradError, OSError):
+    """A path that cannot be read or written (a folder where a file should be, no folder)."""
+
+
+class MissingFileError(FileError, FileNotFoundError):
+    """A file to load that does not exist."""
+
+
+def did_you_mean(given: object, choices: "list[str] | tuple[str, ...]", *, cutoff: float = 0.6,
+                 aliases: "dict[str, str] | None" = None) -> str:
+    """A fix naming the nearest valid choice (``did you mean "Total"?``), else all of them.
+
+    ``aliases`` maps other libraries' names to ours (``{"sum": "Total"}``), matched without case.
+    """
+    import difflib
+    if isinstance(given, str):
+        low = given.lower()
+        for alias, name in (aliases or {}).items():
+            if alias.lower() == low:
+                return f"did you mean {name!r}?"
+        for c in choices:
+            if c.lower() == low:
+                return f"did you mean {c!r}?"
+        close = difflib.get_close_matches(given, list(choices), n=1, cutoff=cutoff)
+        if close:
+            return f"did you mean {close[0]!r}?"
+    return f"use one of {list(choices)}"
 
 
 def describe_location(path: tuple[str, ...], layer_type: str | None = None,

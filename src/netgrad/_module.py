@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ._errors import NetKeyError, UninitializedError, describe_location
+from ._errors import NetKeyError, ShapeError, UninitializedError, describe_location
 from ._shapes import MaybeShape, fmt_shape
 
 __all__ = ["NetModule", "register_evaluator"]
@@ -127,6 +127,25 @@ class NetModule(torch.nn.Module):
         if missing:
             raise uninitialized_error(missing, type(self).__name__)
 
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> Any:
+        """torch's ``load_state_dict``, after checking every shape first: a state dict that
+        does not fit raises :class:`~netgrad.ShapeError` and changes nothing."""
+        own = self.state_dict()
+        for key, value in state_dict.items():
+            have = own.get(key)
+            if isinstance(value, torch.Tensor) and isinstance(have, torch.Tensor) and \
+                    value.shape != have.shape:
+                *path, name = key.split(".")
+                path = [p for p in path if p != "vertices"]
+                where = describe_location(tuple(path), None, array=name)
+                raise ShapeError(f'array "{name}" has shape {fmt_shape(tuple(have.shape))}',
+                                 where=f"{type(self).__name__} › {where}",
+                                 got=f"got {fmt_shape(tuple(value.shape))} for {key!r}",
+                                 fix="load a state dict saved from a net with the same sizes "
+                                     "(compare net.state_dict() shapes)")
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
     # ---- running -------------------------------------------------------------------------
     def run_ports(self, inputs: Mapping[str, torch.Tensor],
                   lengths: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
@@ -223,7 +242,8 @@ def uninitialized_error(missing: list[tuple[tuple[str, ...], str]], prefix: str 
                         ) -> UninitializedError:
     """The error for arrays without values: ``missing`` is ``[(path, layer type), ...]``."""
     path, kind = missing[0]
-    where = describe_location(path[:-1], kind, array=path[-1])
+    where = describe_location(path[:-1], kind, array=path[-1]) if path[:-1] else \
+        f'{kind}, array "{path[-1]}"'
     if prefix and path[:-1]:
         where = f"{prefix} › {where}"
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""

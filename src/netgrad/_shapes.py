@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
-from ._errors import NetTypeError
+from ._errors import NetgradError, NetTypeError, NetValueError
 
 Shape = tuple[int, ...]
 MaybeShape = Optional[Shape]
@@ -45,11 +45,22 @@ def has_varying(shape: MaybeShape) -> bool:
     return bool(shape) and is_varying(shape[0])
 
 
-def as_shape(value: ShapeLike, *, what: str = "a shape") -> MaybeShape:
+def as_shape(value: ShapeLike, *, what: str = "a shape", where: str | None = None) -> MaybeShape:
     """Normalize a user's shape: ``3`` → ``(3,)``, ``(2, 3)`` → ``(2, 3)``, ``"Real"`` → ``()``.
 
-    ``None`` stays ``None`` (unknown).
+    ``None`` stays ``None`` (unknown). ``where`` locates the error (default: ``what``).
     """
+    try:
+        return _as_shape(value, what)
+    except NetgradError as e:
+        e.where = e.where or where or what
+        e.fix = e.fix or ("an int for a vector (3), a tuple for an array ((2, 3)), () or "
+                          '"Real" for a scalar')
+        e.args = (str(e),)
+        raise
+
+
+def _as_shape(value: ShapeLike, what: str) -> MaybeShape:
     if value is None:
         return None
     if isinstance(value, str):
@@ -75,9 +86,12 @@ def as_shape(value: ShapeLike, *, what: str = "a shape") -> MaybeShape:
                                    "sequence length)", got=f"got {value!r}",
                                    fix='write ("Varying", 8) for a sequence of 8-vectors')
             continue
-        if isinstance(d, bool) or not isinstance(d, int) or d < 0:
+        if isinstance(d, bool) or not isinstance(d, int):
             raise NetTypeError(f"{what} must contain non-negative ints (or \"Varying\" first)",
                                got=f"got {value!r}")
+        if d < 0:
+            raise NetValueError(f"{what} must contain non-negative ints (or \"Varying\" first)",
+                                got=f"got {value!r}")
     return tuple(Varying if is_varying(d) else int(d) for d in dims)
 
 

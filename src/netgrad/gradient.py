@@ -65,13 +65,15 @@ class NetPortGradient:
             if not spec or not all(isinstance(p, (str, int)) and not isinstance(p, bool)
                                    for p in spec) or not isinstance(spec[-1], str):
                 raise NetTypeError("a NetPortGradient path is vertex names or positions "
-                                   "ending with an array name",
+                                   "ending with an array name", where="NetPortGradient",
                                    got=f"got {spec!r}", fix='e.g. ("lin1", "Weights")')
             if len(spec) == 1:
                 spec = spec[0]
         elif not isinstance(spec, (str, _AllType)):
             raise NetTypeError("NetPortGradient takes a port or array name, a path tuple, or All",
-                               got=f"got {type(spec).__name__} {spec!r}")
+                               where="NetPortGradient", got=f"got {type(spec).__name__} {spec!r}",
+                               fix='e.g. NetPortGradient("Input"), NetPortGradient(("lin", '
+                                   '"Weights")) or NetPortGradient(All)')
         object.__setattr__(self, "spec", spec)
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 
-from .._errors import NetValueError
+from .._errors import NetValueError, did_you_mean
 
 __all__ = ["set_nonfinite", "get_nonfinite", "nonfinite", "NonFiniteWarning", "MODES"]
 
@@ -34,7 +34,10 @@ class NonFiniteWarning(RuntimeWarning):
 def _checked(mode: str) -> str:
     if mode not in MODES:
         raise NetValueError('the non-finite setting is "raise", "warn" or "ignore"',
-                            where="netgrad.debug.set_nonfinite", got=f"got {mode!r}")
+                            where="netgrad.debug.set_nonfinite", got=f"got {mode!r}",
+                            fix=did_you_mean(mode, MODES, aliases={"error": "raise",
+                                                                   "off": "ignore",
+                                                                   "warning": "warn"}))
     return mode
 
 

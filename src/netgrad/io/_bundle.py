@@ -26,7 +26,7 @@ from typing import Any, Union
 
 import torch
 
-from .._errors import LoadError, NetTypeError, NetValueError
+from .._errors import FileError, LoadError, MissingFileError, NetTypeError, NetValueError
 
 __all__ = ["write_bundle", "read_bundle", "Limits", "DTYPES"]
 
@@ -151,6 +151,42 @@ def _digest(t: torch.Tensor) -> str:
     return hashlib.sha256(raw.numpy().data).hexdigest()
 
 
+def checked_path(path: Any, what: str, *, write: bool) -> str:
+    """``path`` as a string, after checking it names a file that can be read (``write=False``)
+    or written: the errors name the path and say what to do, instead of an OS error about a
+    temporary file."""
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise NetTypeError("a path is a string or a pathlib.Path", where=what,
+                           got=f"got {type(path).__name__} {_short_repr(path, 60)}",
+                           fix=f"{what}(..., \"model.netgrad\")" if what != "load" else
+                           'netgrad.load("model.netgrad")')
+    text = os.fspath(path)
+    where = f"{what}, path {text!r}"
+    if os.path.isdir(text):
+        raise FileError("the path names a file, not a folder", where=where,
+                        got="got an existing folder",
+                        fix=f"name a file in it, e.g. os.path.join({text!r}, \"model.netgrad\")")
+    if not write:
+        if not os.path.exists(text):
+            folder = os.path.dirname(os.path.abspath(text))
+            near = sorted(n for n in os.listdir(folder) if n.endswith((".netgrad", ".safetensors"))
+                          )[:5] if os.path.isdir(folder) else []
+            raise MissingFileError("the file to load exists", where=where, got="got no such file",
+                                   fix=f"files there: {near}" if near else
+                                   "check the path (save writes it: netgrad.save(net, path))")
+        return text
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise FileError("the folder of the file exists", where=where,
+                        got=f"got no folder {folder!r}",
+                        fix=f"create it first: os.makedirs({folder!r}, exist_ok=True)")
+    if not os.access(folder, os.W_OK):
+        raise FileError("the folder of the file can be written", where=where,
+                        got=f"got a folder {folder!r} without write permission",
+                        fix="save into a folder you can write")
+    return text
+
+
 def write_bundle(path: PathLike, meta: Mapping[str, Any],
                  tensors: Mapping[str, torch.Tensor]) -> None:
     """Write ``meta`` (JSON data) and ``tensors`` to ``path`` atomically.
@@ -186,7 +222,7 @@ def write_bundle(path: PathLike, meta: Mapping[str, Any],
 
     from safetensors.torch import save_file
 
-    path = os.fspath(path)
+    path = checked_path(path, "write_bundle", write=True)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     os.close(fd)
@@ -222,7 +258,9 @@ def _fsync_folder(folder: str) -> None:
 # ---- reading ------------------------------------------------------------------------------------
 
 def _fail(path: str, rule: str, got: str | None = None, fix: str | None = None) -> LoadError:
-    return LoadError(rule, where=f"netgrad file {path!r}", got=got, fix=fix)
+    return LoadError(rule, where=f"netgrad file {path!r}", got=got,
+                     fix=fix or "the file is corrupted or was not written by netgrad: load an intact copy, "
+                                "or save the net again with netgrad.save")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -304,7 +342,7 @@ def read_bundle(path: PathLike, *, limits: Limits = DEFAULT_LIMITS
     """
     from safetensors import SafetensorError, safe_open
 
-    path = os.fspath(path)
+    path = checked_path(path, "read_bundle", write=False)
     shown = os.path.basename(path)
     size = os.path.getsize(path)
     with open(path, "rb") as f:

@@ -48,12 +48,16 @@ from ..layers._arrays import ARRAY_STATES, ArrayState, LayerState
 from ..net import NetChain, NetGraph, NetPort
 from ..net._operators import OPERATOR_TYPES, Operator
 from .._shapes import Varying
-from ._bundle import (DEFAULT_LIMITS, DTYPES, Limits, PathLike, _short_repr, read_bundle,
+from ._bundle import (DEFAULT_LIMITS, DTYPES, Limits, PathLike, _short_repr, checked_path, read_bundle,
                       write_bundle)
 from ._function import MAX_ARITY, function_from_data, trace_function
 from ..encoders._data import coder_from_data, coder_to_data
 
 __all__ = ["save", "load", "net_to_bundle", "net_from_bundle"]
+
+#: The fix of a file whose content netgrad cannot accept.
+CORRUPTED = ("the file is corrupted or was not written by netgrad: load an intact copy, or save "
+             "the net again with netgrad.save")
 
 NET_FORMAT = "netgrad.net"
 NET_VERSION = 1
@@ -230,6 +234,12 @@ def save(net: NetModule, path: PathLike) -> None:
     function in an ElementwiseLayer or ThreadingLayer cannot be saved as data (naming the
     operation).
     """
+    if not isinstance(net, NetModule):
+        raise NetTypeError("netgrad.save saves a netgrad layer or net", where="save",
+                           got=f"got {type(net).__name__}",
+                           fix="netgrad.save(net, path) with the net first; torch modules save "
+                               "with torch.save(module.state_dict(), path)")
+    path = checked_path(path, "save", write=True)
     meta, tensors = net_to_bundle(net)
     write_bundle(path, {"net": meta}, tensors)
 
@@ -318,7 +328,7 @@ class _Loader:
 
     def fail(self, rule: str, where: str = "the saved net", got: str | None = None,
              fix: str | None = None) -> LoadError:
-        return LoadError(rule, where=where, got=got, fix=fix)
+        return LoadError(rule, where=where, got=got, fix=fix or CORRUPTED)
 
     def run(self) -> NetModule:
         meta = self.meta
@@ -656,6 +666,7 @@ def load(path: PathLike, *, limits: Limits = DEFAULT_LIMITS) -> NetModule:
     Nothing in the file is executed. Raises :class:`netgrad.LoadError` on any problem with the
     file (and :class:`FileNotFoundError` when there is none).
     """
+    path = checked_path(path, "load", write=False)
     meta, tensors = read_bundle(path, limits=limits)
     shown = os.path.basename(os.fspath(path))
     if "net" not in meta:

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from .. import ops
-from .._errors import NetValueError
+from .._errors import NetTypeError, NetValueError
 from .._shapes import MaybeShape, ShapeLike
 from ._aggregation import resolve_levels
 from ._base import Layer, register_layer
@@ -27,6 +27,11 @@ class SoftmaxLayer(Layer):
 
     def __init__(self, level: int = -1, *, input: ShapeLike = None) -> None:
         super().__init__()
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise NetTypeError("SoftmaxLayer's level is an int (1 the first dimension of an "
+                               "example, -1 the last)", where="SoftmaxLayer",
+                               got=f"got {type(level).__name__} {level!r}",
+                               fix="e.g. SoftmaxLayer() (the last level) or SoftmaxLayer(1)")
         self.level = level
         self._setup(Input=input)
 
@@ -67,9 +72,14 @@ class DropoutLayer(Layer):
 
     def __init__(self, p: float = 0.5, *, input: ShapeLike = None) -> None:
         super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)):
+            raise NetTypeError("the dropout probability is a number in [0, 1)",
+                               where="DropoutLayer", got=f"got {type(p).__name__} {p!r}",
+                               fix="e.g. DropoutLayer(0.5)")
         if not 0.0 <= float(p) < 1.0:
             raise NetValueError("the dropout probability must lie in [0, 1)",
-                                where="DropoutLayer", got=f"got p={p!r}")
+                                where="DropoutLayer", got=f"got p={p!r}",
+                                fix="e.g. DropoutLayer(0.5); p=0 turns dropout off")
         self.p = float(p)
         self._setup(Input=input)
 

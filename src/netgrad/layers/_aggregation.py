@@ -7,7 +7,7 @@ from typing import Any, Union
 import torch
 
 from .. import ops
-from .._errors import NetTypeError, NetValueError, ShapeError
+from .._errors import NetTypeError, NetValueError, ShapeError, did_you_mean
 from .._sequences import positions_mask
 from .._shapes import MaybeShape, ShapeLike
 from ._base import Layer, register_layer
@@ -25,6 +25,23 @@ Levels = Union[int, str, tuple, list]
 _IDENTITY = {"Total": 0.0, "Mean": 0.0, "Times": 1.0, "Max": float("-inf"), "Min": float("inf")}
 
 
+LEVELS_FIX = 'levels=1 (the first dimension of an example), -1 (the last), (1, 2), or "2;;" (2 to the end)'
+
+
+def check_levels(levels: Any, where: str) -> Levels:
+    """Check the form of a levels option at construction (an int, ints, or a span string)."""
+    ok = (isinstance(levels, int) and not isinstance(levels, bool)) or isinstance(levels, str) or (
+        isinstance(levels, (tuple, list)) and levels and
+        all(isinstance(lv, int) and not isinstance(lv, bool) for lv in levels))
+    if not ok:
+        raise NetTypeError("levels are an int, a tuple of ints or a span string \"m;;n\"",
+                           where=where, got=f"got {type(levels).__name__} {levels!r}",
+                           fix=LEVELS_FIX)
+    if isinstance(levels, str):
+        resolve_levels(levels, 64, where)  # the form only
+    return tuple(levels) if isinstance(levels, list) else levels
+
+
 def resolve_levels(levels: Levels, rank: int, where: str) -> tuple[int, ...]:
     """Wolfram levels of one example → 1-based levels ``1..rank``.
 
@@ -38,12 +55,13 @@ def resolve_levels(levels: Levels, rank: int, where: str) -> tuple[int, ...]:
             hi_i = int(hi) if hi.strip() else -1
         except ValueError:
             raise NetValueError('a level span is written "m;;n" or "m;;"', where=where,
-                                got=f"got {levels!r}") from None
+                                got=f"got {levels!r}", fix='e.g. "2;;" or "1;;2"') from None
         lo_r = _one(lo_i, rank, where, levels, allow_end=True)
         hi_r = _one(hi_i, rank, where, levels)
         out = tuple(range(lo_r, hi_r + 1))
     elif isinstance(levels, bool):
-        raise NetTypeError("levels must be ints or a span string", where=where, got=f"got {levels!r}")
+        raise NetTypeError("levels must be ints or a span string", where=where,
+                           got=f"got {levels!r}", fix=LEVELS_FIX)
     elif isinstance(levels, int):
         out = (_one(levels, rank, where, levels),)
     else:
@@ -90,9 +108,14 @@ class AggregationLayer(Layer):
         super().__init__()
         if function not in AGGREGATIONS:
             raise NetValueError(f"AggregationLayer knows {sorted(AGGREGATIONS)}",
-                                where="AggregationLayer", got=f"got {function!r}")
+                                where="AggregationLayer", got=f"got {function!r}",
+                                fix=did_you_mean(function, sorted(AGGREGATIONS),
+                                                 aliases={"sum": "Total", "prod": "Times",
+                                                          "product": "Times", "average": "Mean",
+                                                          "avg": "Mean", "amax": "Max",
+                                                          "amin": "Min"}))
         self.function = function
-        self.levels = tuple(levels) if isinstance(levels, list) else levels
+        self.levels = check_levels(levels, "AggregationLayer")
         self._setup(Input=input)
 
     def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:

@@ -28,6 +28,7 @@ import torch
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
 from .._module import NetModule
 from .._shapes import MaybeShape, fmt_shape
+from .._stale import supersede
 
 __all__ = ["ArrayLayer", "ArrayState", "LayerState", "ARRAY_STATES"]
 
@@ -232,6 +233,8 @@ class ArrayLayer(NetModule):
         (registered after construction) are registered."""
         device = self._device_dtype()[0]
         new_buffers = _check_state(self, state)
+        supersede([p for n, p in self._parameters.items()
+                   if p is not None and state.arrays[n].state != "absent"], "load_state")
         for name, a in state.arrays.items():
             if a.state == "absent":
                 continue
@@ -254,7 +257,15 @@ class ArrayLayer(NetModule):
                               error_msgs: list[str]) -> None:
         for name in self.array_names:
             key = prefix + name
-            if key in state_dict and self._parameters.get(name) is None:
+            value, p = state_dict.get(key), self._parameters.get(name)
+            if isinstance(value, torch.Tensor) and p is not None and value.shape != p.shape:
+                raise ShapeError(f'array "{name}" has shape {fmt_shape(tuple(p.shape))}',
+                                 where=f'{type(self).__name__}, array "{name}"',
+                                 got=f"got {fmt_shape(tuple(value.shape))} for {key!r} in the "
+                                     "state dict",
+                                 fix="load a state dict saved from a net with the same sizes "
+                                     "(compare net.state_dict() shapes)")
+            if key in state_dict and p is None:
                 self.register_parameter(name, torch.nn.Parameter(
                     torch.empty_like(state_dict[key], dtype=torch.get_default_dtype())))
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,

@@ -79,7 +79,8 @@ class Layer(ArrayLayer):
         """Finish construction: record declared port shapes and infer what can be inferred."""
         for port, shape in declared.items():
             if shape is not None:
-                self._declared[port] = as_shape(shape, what=f'the shape of port "{port}"')
+                self._declared[port] = as_shape(shape, what=f'the shape of port "{port}"',
+                                                where=f'{type(self).__name__}, port "{port}"')
         self.bind({})
 
     # ---- ports ---------------------------------------------------------------------------
@@ -107,7 +108,12 @@ class Layer(ArrayLayer):
         """For variadic layers: the number of inputs (``Input1 … Inputn``)."""
         if not self.variadic:
             raise NetValueError(f"{type(self).__name__} takes a fixed set of inputs "
-                                f"{list(self.input_ports)}", got=f"got {n} inputs")
+                                f"{list(self.input_ports)}", where=type(self).__name__,
+                                got=f"got {n} inputs", fix="connect one source to each input port")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise NetValueError(f"{type(self).__name__} takes at least 1 input",
+                                where=type(self).__name__, got=f"got n={n!r}",
+                                fix="e.g. n=2, or connect the sources in a NetGraph")
         if n != self._arity:
             self._arity = n
             self._shapes = {}
@@ -129,7 +135,9 @@ class Layer(ArrayLayer):
             if len(known) == 2 and known[0] != known[1]:
                 raise ShapeError(f"expected {describe_shape(known[0])}",
                                  where=f'{type(self).__name__}, port "{p}"',
-                                 got=f"got {describe_shape(known[1])}")
+                                 got=f"got {describe_shape(known[1])}",
+                                 fix=f"give data of shape {fmt_shape(known[0])} per example, or "
+                                     "declare the port with the shape you have")
             full[p] = known[0] if known else None
         for p in self.optional_inputs():
             if shapes.get(p) is not None:
@@ -183,7 +191,9 @@ class Layer(ArrayLayer):
                     f'array "{name}" has shape {fmt_shape(tuple(p.shape))}, so the inputs must fit it',
                     where=type(self).__name__,
                     got=f"got inputs {', '.join(f'{k} {fmt_shape(v)}' for k, v in full.items())}, "
-                        f"which need {fmt_shape(shape)}")
+                        f"which need {fmt_shape(shape)}",
+                    fix=f'give "{name}" values of shape {fmt_shape(shape)}, or inputs that fit '
+                        f"{fmt_shape(tuple(p.shape))}")
         return out
 
     def bind(self, shapes: Mapping[str, MaybeShape]) -> dict[str, MaybeShape]:

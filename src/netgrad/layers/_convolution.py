@@ -27,10 +27,12 @@ class _ConvBase(Layer):
         name = type(self).__name__
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise NetTypeError(f"{name}'s n (output channels) must be a positive int",
-                               where=name, got=f"got {n!r}")
+                               where=name, got=f"got {n!r}", fix=f"e.g. {name}(16, 3)")
         if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or n % groups:
             raise NetValueError("groups must be a positive int that divides n", where=name,
-                                got=f"got groups={groups!r} for n={n}")
+                                got=f"got groups={groups!r} for n={n}",
+                                fix=f"use a divisor of {n}, e.g. groups=1" if isinstance(n, int)
+                                else "e.g. groups=1")
         self.n = n
         self.groups = groups
         opts = {"kernel_size": (kernel_size, 1), "stride": (stride, 1), "padding": (padding, 0),
@@ -42,13 +44,17 @@ class _ConvBase(Layer):
             raise NetValueError("kernel_size, stride, padding and dilation must agree on the "
                                 "number of spatial dimensions", where=name,
                                 got=f"got kernel_size {kernel_size!r}, stride {stride!r}, "
-                                f"padding {padding!r}, dilation {dilation!r}")
+                                f"padding {padding!r}, dilation {dilation!r}",
+                                fix="give each option as one int (used in every dimension) or as "
+                                    "tuples of the same length")
         self.spatial_dims = lengths.pop() if lengths else None
         w = self._weights_and_biases(weights, biases)
         if w is not None:
             if w.dim() < 3 or w.dim() > 5 or (self.spatial_dims and w.dim() != self.spatial_dims + 2):
                 raise ShapeError(f"{name} needs weights of shape {self._weights_text()}",
-                                 where=name, got=f"got weights of shape {tuple(w.shape)}")
+                                 where=name, got=f"got weights of shape {tuple(w.shape)}",
+                                 fix="pass weights with 1-3 kernel dimensions after the two channel "
+                                     "dimensions (PyTorch's conv .weight layout)")
             self.spatial_dims = w.dim() - 2
         self._setup(Input=input)
 
@@ -71,7 +77,8 @@ class _ConvBase(Layer):
         c, spatial = s[0], s[1:]
         if c % self.groups:
             raise ShapeError(f"the input channels must be divisible by groups={self.groups}",
-                             where=where, got=f"got {c} channels")
+                             where=where, got=f"got {c} channels",
+                             fix=f"use groups dividing both {c} and n={self.n}")
         d = len(spatial)
         k, st, pd, dl, op = (self._per_dim(key, d) for key in
                              ("kernel_size", "stride", "padding", "dilation", "output_padding"))
@@ -204,16 +211,14 @@ class DeconvolutionLayer(_ConvBase):
 
 
 def _ints(value, key: str, minimum: int, where: str) -> tuple[int, ...]:
-    if isinstance(value, bool) or value is None:
+    fix = f"e.g. {key}={max(minimum, 1)} or {key}=({max(minimum, 1)}, {max(minimum, 1)})"
+    if isinstance(value, bool) or not isinstance(value, (int, tuple, list)) or (
+            not isinstance(value, int) and not all(isinstance(v, int) and not isinstance(v, bool)
+                                                   for v in value)):
         raise NetTypeError(f"{key} must be an int or a tuple of 1–3 ints", where=where,
-                           got=f"got {value!r}")
-    vals = (value,) if isinstance(value, int) else value
-    try:
-        out = tuple(int(v) for v in vals)
-    except (TypeError, ValueError):
-        raise NetTypeError(f"{key} must be an int or a tuple of 1–3 ints", where=where,
-                           got=f"got {value!r}") from None
+                           got=f"got {type(value).__name__} {value!r}", fix=fix)
+    out = (value,) if isinstance(value, int) else tuple(value)
     if not 1 <= len(out) <= 3 or any(v < minimum for v in out):
         raise NetValueError(f"{key} must be 1–3 ints, each at least {minimum}", where=where,
-                            got=f"got {value!r}")
+                            got=f"got {value!r}", fix=fix)
     return out

@@ -15,7 +15,7 @@ import torch
 
 from .. import ops
 from ..ops import _limits
-from .._errors import NetTypeError, NetValueError, ShapeError
+from .._errors import NetTypeError, NetValueError, ShapeError, did_you_mean
 from .._shapes import MaybeShape, ShapeLike, broadcast_shapes, describe_shape
 from ._base import Layer, register_layer
 
@@ -36,19 +36,27 @@ THREADING_FUNCTIONS: dict[str, str] = {
 
 Function = Union[str, Callable[..., torch.Tensor]]
 
+# Other libraries' names for the same functions (for "did you mean").
+_ALIASES = {"relu": "Ramp", "sigmoid": "LogisticSigmoid", "add": "Plus", "sum": "Plus",
+            "mul": "Times", "multiply": "Times", "sub": "Subtract", "div": "Divide",
+            "pow": "Power", "maximum": "Max", "minimum": "Min", "atan2": "ArcTan"}
+
 
 def _resolve(function: Function, table: dict[str, str], layer: str) -> Callable[..., torch.Tensor]:
     if isinstance(function, str):
         if function not in table:
-            close = [k for k in table if k.lower() == function.lower()]
+            fix = did_you_mean(function, sorted(table), aliases=_ALIASES)
             raise NetValueError(f"{layer} knows the functions {sorted(table)}",
                                 where=layer, got=f"got {function!r}",
-                                fix=f"did you mean {close[0]!r}?" if close
-                                else "or pass any Python function of torch tensors")
+                                fix=fix if fix.startswith("did") else
+                                "use one of those names, or pass any Python function of torch "
+                                "tensors")
         return getattr(ops, table[function])
     if not callable(function):
         raise NetTypeError(f"{layer} takes a function name or a Python function",
-                           where=layer, got=f"got {type(function).__name__} {function!r}")
+                           where=layer, got=f"got {type(function).__name__} {function!r}",
+                           fix=f'e.g. {layer}("{next(iter(table))}") or '
+                               f"{layer}(lambda x{', y' if layer == 'ThreadingLayer' else ''}: ...)")
     return function
 
 
@@ -140,6 +148,9 @@ class ThreadingLayer(Layer):
         super().__init__()
         self.function = function
         self._fn = _resolve(function, THREADING_FUNCTIONS, "ThreadingLayer")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise NetValueError("ThreadingLayer takes at least 1 input", where="ThreadingLayer",
+                                got=f"got n={n!r}", fix="e.g. ThreadingLayer(\"Plus\", n=3)")
         self._arity = n if n is not None else (2 if isinstance(function, str) else _arity(function))
         self._setup()
 
@@ -152,7 +163,9 @@ class ThreadingLayer(Layer):
             raise ShapeError("inputs must broadcast against each other (aligned at the last "
                              "dimension)", where="ThreadingLayer",
                              got="got " + ", ".join(f"{k} {describe_shape(v)}"
-                                                    for k, v in shapes.items())) from None
+                                                    for k, v in shapes.items()),
+                             fix="make each dimension equal or 1, e.g. a ReshapeLayer before "
+                                 "one input") from None
         return {"Output": out}
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
@@ -161,7 +174,18 @@ class ThreadingLayer(Layer):
                    x.reshape(x.shape[0], *([1] * (rank - x.dim())), *x.shape[1:]) for x in xs)
         if isinstance(self.function, str):
             return self._fn(*xs)
-        return _call_robustly(self._fn, *xs)
+        y = _call_robustly(self._fn, *xs)
+        want = torch.broadcast_shapes(*(x.shape for x in xs))
+        if y.shape != want:
+            if y.dim() != 0:
+                raise ShapeError("a ThreadingLayer function must return an array of its inputs' "
+                                 "broadcast shape", where="ThreadingLayer",
+                                 got=f"got {tuple(y.shape)} from inputs "
+                                     f"{', '.join(str(tuple(x.shape)) for x in xs)}",
+                                 fix="keep the function element by element (no sums or "
+                                     "reshapes); use AggregationLayer or a NetGraph for those")
+            y = y.expand(want)
+        return y
 
     def get_config(self) -> dict[str, Any]:
         return {"function": self.function, "n": self._arity}

@@ -38,14 +38,21 @@ class LinearLayer(Layer):
     def __init__(self, n: ShapeLike, *, input: ShapeLike = None, weights: Any = None,
                  biases: Any = None) -> None:
         super().__init__()
-        self.n = as_shape(n, what="LinearLayer's output size")
+        shape = as_shape(n, what="LinearLayer's output size", where="LinearLayer")
+        if shape is None or any(d == 0 for d in shape):
+            raise NetValueError("LinearLayer's output size is at least 1 in every dimension",
+                                where="LinearLayer", got=f"got n={n!r}",
+                                fix="e.g. LinearLayer(3) for 3 outputs, LinearLayer(()) for a scalar")
+        self.n = shape
         self.out_features = math.prod(self.n)
         w = self._weights_and_biases(weights, biases)
         if w is not None:
             if w.dim() != 2 or w.shape[0] != self.out_features:
                 raise ShapeError(f"LinearLayer({self.n}) needs weights of shape "
                                  f"({self.out_features}, input size)",
-                                 where="LinearLayer", got=f"got weights of shape {tuple(w.shape)}")
+                                 where="LinearLayer", got=f"got weights of shape {tuple(w.shape)}",
+                                 fix=f"pass weights of shape ({self.out_features}, n_inputs); "
+                                     "for PyTorch's nn.Linear that is its .weight as it is")
             if input is None:
                 input = (w.shape[1],)
         self._setup(Input=input)

@@ -7,8 +7,9 @@ from typing import Any
 import torch
 
 from .. import ops
-from .._errors import NetValueError, ShapeError
-from .._shapes import MaybeShape, ShapeLike, describe_shape
+from .._errors import NetValueError, ShapeError, did_you_mean
+from .._shapes import MaybeShape, ShapeLike, describe_shape, fmt_shape
+from ._checks import check_indices
 from ._base import Layer, register_layer
 
 __all__ = ["MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer"]
@@ -40,7 +41,8 @@ class _PairLoss(Layer):
         if a is not None and b is not None and a != b:
             raise ShapeError(f"Target must have the shape of Input, {describe_shape(a)}",
                              where=f'{type(self).__name__}, port "Target"',
-                             got=f"got {describe_shape(b)}")
+                             got=f"got {describe_shape(b)}",
+                             fix=f"give targets of shape {fmt_shape(a)} per example")
         return {"Loss": ()}
 
     def get_config(self) -> dict[str, Any]:
@@ -102,7 +104,11 @@ class CrossEntropyLossLayer(Layer):
         super().__init__()
         if target not in _TARGET_FORMS:
             raise NetValueError(f"CrossEntropyLossLayer's target is one of {list(_TARGET_FORMS)}",
-                                where="CrossEntropyLossLayer", got=f"got {target!r}")
+                                where="CrossEntropyLossLayer", got=f"got {target!r}",
+                                fix=did_you_mean(target, _TARGET_FORMS,
+                                                 aliases={"indices": "Index", "class": "Index",
+                                                          "labels": "Index",
+                                                          "probs": "Probabilities"}))
         self.target = target
         if target == "Index":
             self.integer_input_ports = frozenset({"Target"})
@@ -123,17 +129,25 @@ class CrossEntropyLossLayer(Layer):
         if self.target == "Index":
             if a is not None and len(a) == 0:
                 raise ShapeError("Input must be a vector of class probabilities",
-                                 where='CrossEntropyLossLayer, port "Input"', got="got a scalar")
+                                 where='CrossEntropyLossLayer, port "Input"', got="got a scalar",
+                                 fix='put a SoftmaxLayer over the classes before it, or use '
+                                     'CrossEntropyLossLayer("Binary") for one probability')
             if a is not None and b is not None and b != a[:-1]:
                 raise ShapeError(f"Target must be {describe_shape(a[:-1])} of class indices",
-                                 where=where, got=f"got {describe_shape(b)}")
+                                 where=where, got=f"got {describe_shape(b)}",
+                                 fix="give one 0-based class index per example (not a one-hot "
+                                     'vector; for those use CrossEntropyLossLayer("Probabilities"))')
         elif a is not None and b is not None and a != b:
             raise ShapeError(f"Target must have the shape of Input, {describe_shape(a)}",
-                             where=where, got=f"got {describe_shape(b)}")
+                             where=where, got=f"got {describe_shape(b)}",
+                             fix=f"give targets of shape {fmt_shape(a)} per example")
         return {"Loss": ()}
 
     def forward(self, p: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.target == "Index":
+            check_indices(target, p.shape[-1], 'CrossEntropyLossLayer, port "Target"',
+                          fix=f"class indices are 0-based: 0 to {p.shape[-1] - 1} for "
+                              f"{p.shape[-1]} classes (Wolfram's 1-based labels: subtract 1)")
             picked = p.gather(-1, target.long().unsqueeze(-1)).squeeze(-1)
             return _example_mean(ops.neg(ops.log(picked)))
         if self.target == "Probabilities":

@@ -71,7 +71,8 @@ class PoolingLayer(Layer):
             raise NetValueError("kernel_size, stride and padding must agree on 1, 2 or 3 "
                                 "spatial dimensions", where="PoolingLayer",
                                 got=f"got kernel_size {kernel_size!r}, stride {stride!r}, "
-                                f"padding {padding!r}")
+                                f"padding {padding!r}",
+                                fix="give each option as one int or as tuples of the same length")
         self.spatial_dims = lengths.pop() if lengths else None
         self.power = float(power)
         self.learn_power = bool(learn_power)
@@ -192,18 +193,16 @@ class PoolingLayer(Layer):
 
 
 def _ints(value, name: str, minimum: int) -> tuple[int, ...]:
-    if isinstance(value, bool) or value is None:
+    fix = f"e.g. {name}={max(minimum, 1)} or {name}=({max(minimum, 1)}, {max(minimum, 1)})"
+    if isinstance(value, bool) or not isinstance(value, (int, tuple, list)) or (
+            not isinstance(value, int) and not all(isinstance(v, int) and not isinstance(v, bool)
+                                                   for v in value)):
         raise NetTypeError(f"{name} must be an int or a tuple of 1–3 ints", where="PoolingLayer",
-                           got=f"got {value!r}")
-    vals = (value,) if isinstance(value, int) else value
-    try:
-        out = tuple(int(v) for v in vals)
-    except (TypeError, ValueError):
-        raise NetTypeError(f"{name} must be an int or a tuple of 1–3 ints", where="PoolingLayer",
-                           got=f"got {value!r}") from None
-    if not 1 <= len(out) <= 3 or any(isinstance(v, bool) or v < minimum for v in out):
+                           got=f"got {type(value).__name__} {value!r}", fix=fix)
+    out = (value,) if isinstance(value, int) else tuple(value)
+    if not 1 <= len(out) <= 3 or any(v < minimum for v in out):
         raise NetValueError(f"{name} must be 1–3 ints, each at least {minimum}",
-                            where="PoolingLayer", got=f"got {value!r}")
+                            where="PoolingLayer", got=f"got {value!r}", fix=fix)
     return out
 
 

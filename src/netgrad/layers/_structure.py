@@ -7,7 +7,7 @@ from typing import Any, Union
 
 import torch
 
-from .._errors import NetTypeError, ShapeError
+from .._errors import NetTypeError, NetValueError, ShapeError
 from .._shapes import MaybeShape, ShapeLike, describe_shape, fmt_shape
 from ._aggregation import resolve_levels
 from ._base import Layer, register_layer
@@ -52,7 +52,9 @@ class PartLayer(Layer):
         for p in items:
             if isinstance(p, bool) or not isinstance(p, (int, slice)):
                 raise NetTypeError("PartLayer takes ints, slices, or a tuple of them",
-                                   where="PartLayer", got=f"got {part!r}")
+                                   where="PartLayer", got=f"got {part!r}",
+                                   fix="e.g. PartLayer(0), PartLayer(slice(1, None)) or "
+                                       "PartLayer((slice(None), 2))")
         self.part = part
         self._index = (slice(None),) + items
         self._setup(Input=input)
@@ -64,12 +66,15 @@ class PartLayer(Layer):
         items = self._index[1:]
         if len(items) > len(s):
             raise ShapeError(f"part {self.part!r} needs an input of rank at least {len(items)}",
-                             where='PartLayer, port "Input"', got=f"got {describe_shape(s)}")
+                             where='PartLayer, port "Input"', got=f"got {describe_shape(s)}",
+                             fix=f"index at most {len(s)} dimensions of this input")
         for p, d in zip(items, s):
             if isinstance(p, int) and not -d <= p < d:
                 raise ShapeError(f"index {p} must lie in [{-d}, {d - 1}] for a dimension of "
                                  f"size {d}", where='PartLayer, port "Input"',
-                                 got=f"got {describe_shape(s)}")
+                                 got=f"got {describe_shape(s)}",
+                                 fix=f"use an index from 0 to {d - 1} (or -1 for the last); "
+                                     "indices are 0-based")
         return {"Output": tuple(torch.empty(s, device="meta")[items].shape)}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,6 +82,11 @@ class PartLayer(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return self._with_input({"part": _encode_part(self.part)})
+
+
+def _first_difference(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """The first level (1-based) where two shapes of one rank differ."""
+    return next(i + 1 for i, (x, y) in enumerate(zip(a, b)) if x != y)
 
 
 @register_layer
@@ -96,6 +106,13 @@ class CatenateLayer(Layer):
 
     def __init__(self, level: int = 1, n: int = 2) -> None:
         super().__init__()
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise NetTypeError("CatenateLayer's level is an int", where="CatenateLayer",
+                               got=f"got {type(level).__name__} {level!r}",
+                               fix="e.g. CatenateLayer(1) (the first level) or CatenateLayer(-1)")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise NetValueError("CatenateLayer takes at least 1 input", where="CatenateLayer",
+                                got=f"got n={n!r}", fix="e.g. CatenateLayer(1, n=3)")
         self.level = level
         self._arity = n
         self._setup()
@@ -106,14 +123,17 @@ class CatenateLayer(Layer):
         ranks = {len(s) for s in shapes.values()}
         got = "got " + ", ".join(f"{k} {fmt_shape(v)}" for k, v in shapes.items())
         if len(ranks) != 1:
-            raise ShapeError("inputs must have the same rank", where="CatenateLayer", got=got)
+            raise ShapeError("inputs must have the same rank", where="CatenateLayer", got=got,
+                             fix="reshape the inputs to one rank first (ReshapeLayer)")
         (rank,) = ranks
         (lv,) = resolve_levels(self.level, rank, "CatenateLayer")
         first = next(iter(shapes.values()))
         for s in shapes.values():
             if s[:lv - 1] + s[lv:] != first[:lv - 1] + first[lv:]:
                 raise ShapeError(f"inputs must agree in every dimension but level {self.level}",
-                                 where="CatenateLayer", got=got)
+                                 where="CatenateLayer", got=got,
+                                 fix="join along the level where they differ, e.g. "
+                                     f"CatenateLayer({_first_difference(s, first)})")
         total = sum(s[lv - 1] for s in shapes.values())
         return {"Output": first[:lv - 1] + (total,) + first[lv:]}
 
@@ -138,11 +158,13 @@ class ReshapeLayer(Layer):
 
     def __init__(self, shape: ShapeLike, *, input: ShapeLike = None) -> None:
         super().__init__()
-        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        dims = (shape,) if isinstance(shape, int) else \
+            tuple(shape) if isinstance(shape, (tuple, list)) else ("?",)
         if sum(1 for d in dims if d == -1) > 1 or any(
                 isinstance(d, bool) or not isinstance(d, int) or d < -1 for d in dims):
             raise NetTypeError("a shape has non-negative ints and at most one -1",
-                               where="ReshapeLayer", got=f"got {shape!r}")
+                               where="ReshapeLayer", got=f"got {shape!r}",
+                               fix="e.g. ReshapeLayer((2, 3)) or ReshapeLayer((-1, 3))")
         self.shape = dims
         self._setup(Input=input)
 
@@ -158,7 +180,8 @@ class ReshapeLayer(Layer):
             out = self.shape
         if math.prod(out) != n:
             raise ShapeError(f"expected {n} elements to fill shape {fmt_shape(self.shape)}",
-                             where='ReshapeLayer, port "Input"', got=f"got {describe_shape(s)}")
+                             where='ReshapeLayer, port "Input"', got=f"got {describe_shape(s)}",
+                             fix=f"choose a shape of {n} elements (one -1 is inferred)")
         return {"Output": out}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -185,7 +208,9 @@ class FlattenLayer(Layer):
         if levels is not None and (isinstance(levels, bool) or not isinstance(levels, int)
                                    or levels < 1):
             raise NetTypeError("levels is None or a positive int", where="FlattenLayer",
-                               got=f"got {levels!r}")
+                               got=f"got {levels!r}",
+                               fix="FlattenLayer() flattens to a vector; FlattenLayer(1) merges the "
+                                   "first two dimensions")
         self.levels = levels
         self._setup(Input=input)
 
@@ -199,7 +224,8 @@ class FlattenLayer(Layer):
         if self.levels is not None and self.levels + 1 > len(s):
             raise ShapeError(f"FlattenLayer({self.levels}) needs an input of rank at least "
                              f"{self.levels + 1}", where='FlattenLayer, port "Input"',
-                             got=f"got {describe_shape(s)}")
+                             got=f"got {describe_shape(s)}",
+                             fix=f"use levels up to {len(s) - 1}, or FlattenLayer() for a vector")
         k = self._keep(len(s))
         return {"Output": (math.prod(s[:k]),) + tuple(s[k:])}
 

@@ -3,11 +3,12 @@
 from .._module import NetModule
 from . import _evaluate  # noqa: F401  (registers Wolfram-style evaluation with NetModule)
 from ._graph import NetChain, NetGraph, NetPort
+from .._stale import StaleArraysWarning
 from ._initialize import NetInitialize
 from ._operators import (NetBidirectionalOperator, NetFoldOperator, NetGANOperator,
                          NetMapOperator, NetMapThreadOperator, NetNestOperator,
                          NetPairEmbeddingOperator)
 
-__all__ = ["NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule",
+__all__ = ["NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule", "StaleArraysWarning",
            "NetMapOperator", "NetMapThreadOperator", "NetFoldOperator", "NetNestOperator",
            "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator"]

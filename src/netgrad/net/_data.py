@@ -24,9 +24,14 @@ PRECISIONS = {"float32": torch.float32, "float64": torch.float64, "Real32": torc
               "Real64": torch.float64}
 
 
-def parse_precision(precision: Any, where: str = "evaluation") -> torch.dtype:
+def parse_precision(precision: Any, where: str = "evaluation",
+                    data: Any = ()) -> torch.dtype:
     """``"float32"``/``"float64"`` (or Wolfram's ``"Real32"``/``"Real64"``, or the torch
-    dtype) → the torch dtype."""
+    dtype) → the torch dtype. ``None`` (the default of evaluation) is float64 when a torch
+    float64 tensor is among ``data`` (tensors keep their precision), else float32."""
+    if precision is None:
+        return torch.float64 if any(isinstance(v, torch.Tensor) and v.dtype == torch.float64
+                                    for v in data) else torch.float32
     if isinstance(precision, torch.dtype) and precision in (torch.float32, torch.float64):
         return precision
     if isinstance(precision, str) and precision in PRECISIONS:
@@ -86,19 +91,26 @@ def to_tensor(value: Any, dtype: torch.dtype, device: torch.device, where: str,
         try:
             t = torch.as_tensor(np.asarray(value))
         except (ValueError, TypeError) as e:
-            raise NetTypeError("data must be a number or a rectangular array", where=where,
-                               got=f"got {type(value).__name__} ({e})") from None
+            raise NetTypeError("data must be a number or a rectangular array of numbers",
+                               where=where, got=f"got {type(value).__name__} ({e})",
+                               fix="give a NumPy array or a torch tensor; ragged examples need "
+                                   "padding to one shape, text an encoder "
+                                   "(NetEncoder(\"Characters\", ...))") from None
     if integer:
         if t.is_floating_point():
             if not torch.equal(t, t.round()):
                 raise NetValueError("expected integers (class indices)", where=where,
-                                    got="got non-integer values")
+                                    got="got non-integer values",
+                                    fix="give 0-based class indices such as 0, 1, 2 (for class "
+                                        "probabilities use CrossEntropyLossLayer(\"Probabilities\"))")
         elif t.dtype == torch.bool or t.is_complex():
             raise NetTypeError("expected integers (class indices)", where=where,
-                               got=f"got {t.dtype}")
+                               got=f"got {t.dtype}", fix="give 0-based class indices as ints")
         return t.to(device=device, dtype=torch.long)
     if t.is_complex():
-        raise NetTypeError("expected real numbers", where=where, got=f"got {t.dtype}")
+        raise NetTypeError("expected real numbers", where=where, got=f"got {t.dtype}",
+                           fix="pass the real part (x.real) or real and imaginary parts as two "
+                               "channels")
     return t.to(device=device, dtype=dtype)
 
 
@@ -125,15 +137,21 @@ def batched(net: NetModule, tensors: Mapping[str, torch.Tensor],
         else:
             raise ShapeError(f"expected {describe_shape(shape)} (one example) or a batch of them",
                              where=f'{kind}, port "{port}"',
-                             got=f"got data of shape {fmt_shape(tuple(t.shape))}")
+                             got=f"got data of shape {fmt_shape(tuple(t.shape))}",
+                             fix=f"give an array of shape {fmt_shape(shape)} or (n, "
+                                 f"{', '.join(map(str, shape))})" if shape else
+                                 "give a number or a vector of numbers (a batch)")
     if len(set(decisions.values())) > 1:
         raise ShapeError("all ports must get one example, or all a batch", where=kind,
                          got="got " + ", ".join(f'{p}: {"batch" if b else "one example"}'
-                                                for p, b in decisions.items()))
+                                                for p, b in decisions.items()),
+                         fix="add a batch dimension to the single examples (x[None]) or give "
+                             "one example everywhere")
     batch = next(iter(decisions.values()), False)
     if batch:
         sizes = {p: t.shape[0] for p, t in tensors.items()}
         if len(set(sizes.values())) > 1:
             raise ShapeError("every port must get the same number of examples", where=kind,
-                             got=f"got batch sizes {sizes}")
+                             got=f"got batch sizes {sizes}",
+                             fix="give each port one entry per example (the first dimension)")
     return batch

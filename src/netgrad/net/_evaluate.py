@@ -6,7 +6,8 @@
   not known takes the data as one example.
 * Lists and NumPy in, NumPy out (a Python float for a scalar of one example); torch tensors in,
   torch tensors out, with autograd flowing through when no gradient is asked for.
-* ``precision="float32"`` (default) or ``"float64"``; ``mode="Test"`` (default: dropout off) or
+* ``precision="float32"`` or ``"float64"``; by default float32, except that torch float64
+  tensors in are evaluated (and returned) in float64; ``mode="Test"`` (default: dropout off) or
   ``"Train"``.
 
 An evaluation is decided once, as an :class:`~netgrad.net._record.EvaluationRecord`
@@ -54,7 +55,7 @@ def register_nonfinite_checker(checker: NonFiniteChecker | None) -> None:
     _checker = checker
 
 
-def evaluate(net: NetModule, data: Any, spec: Any = None, *, precision: Any = "float32",
+def evaluate(net: NetModule, data: Any, spec: Any = None, *, precision: Any = None,
              mode: str = "Test") -> Any:
     """Evaluate ``net`` on ``data``; with ``spec``, return gradients instead (see module doc)."""
     record = build_record(net, data, spec, precision=precision, mode=mode)

@@ -14,7 +14,7 @@ import torch
 
 from .._errors import NetgradError, NetKeyError, NetTypeError, NetValueError, ShapeError
 from .._module import NetModule
-from .._shapes import MaybeShape, ShapeLike, as_shape, describe_shape
+from .._shapes import MaybeShape, ShapeLike, as_shape, describe_shape, has_varying
 from ..layers import ElementwiseLayer, LinearLayer
 from ._summary import graph_summary_lines
 
@@ -38,7 +38,7 @@ class NetPort:
         else:
             raise NetTypeError('NetPort takes a port name, or a vertex and a port name',
                                got=f"got NetPort{parts!r}",
-                               fix='NetPort("Input") or NetPort("lin", "Output")')
+                               fix='NetPort("Input") or NetPort("lin", "Output")', where='NetPort')
 
     def __repr__(self) -> str:
         return f"NetPort({self.port!r})" if self.vertex is None else \
@@ -65,7 +65,8 @@ def as_layer(spec: Any, where: str) -> NetModule:
                            fix="use a netgrad layer (e.g. LinearLayer) for each vertex")
     raise NetTypeError("a vertex is a layer, a net, a function name (\"Ramp\") or an int "
                        "(a LinearLayer's size)", where=where,
-                       got=f"got {type(spec).__name__} {spec!r}")
+                       got=f"got {type(spec).__name__} {spec!r}",
+                       fix='e.g. LinearLayer(3), "Ramp", 3, or a NetChain')
 
 
 def _first_known(*shapes: MaybeShape) -> MaybeShape:
@@ -102,19 +103,24 @@ class NetGraph(NetModule):
             items = [(str(i), v) for i, v in enumerate(vertices)]
         else:
             raise NetTypeError(f"{kind} takes a dict or a list of vertices",
-                               got=f"got {type(vertices).__name__}")
+                               got=f"got {type(vertices).__name__}", where=kind,
+                               fix='e.g. NetGraph({"lin": LinearLayer(3), "act": "Tanh"}, [("lin", "act")])')
         if not items:
-            raise NetValueError(f"{kind} needs at least one vertex", got="got none")
+            raise NetValueError(f"{kind} needs at least one vertex", got="got none", where=kind,
+                                fix='give at least one layer, e.g. NetChain([LinearLayer(3)])')
         self.vertices = torch.nn.ModuleDict()
         for name, spec in items:
             if not isinstance(name, str) or not name or "." in name:
                 raise NetValueError("vertex names are non-empty strings without '.'",
-                                    where=kind, got=f"got {name!r}")
+                                    where=kind, got=f"got {name!r}",
+                                    fix='use names such as "enc" or "block_1" (a dot separates the parts '
+                                        'of a path)')
             self.vertices[name] = as_layer(spec, f'{kind} › "{name}"')
         self._names = [n for n, _ in items]
         from ..encoders._attach import check_placement, split_port_specs
         ports, encoders, decoders = split_port_specs(ports)
-        self._declared = {p: as_shape(s, what=f'the shape of port "{p}"') for p, s in ports.items()}
+        self._declared = {p: as_shape(s, what=f'the shape of port "{p}"',
+                                      where=f'{kind}, port "{p}"') for p, s in ports.items()}
         self._wire(list(edges))
         check_placement(self, encoders, decoders)
         self._shapes: dict[str, MaybeShape] = {}
@@ -189,17 +195,21 @@ class NetGraph(NetModule):
             if isinstance(dst_ref, NetPort) and dst_ref.vertex is None:
                 if len(srcs) != 1:
                     raise NetValueError("a graph output takes one source", where=kind,
-                                        got=f"got {src_ref!r} → {dst_ref!r}")
+                                        got=f"got {src_ref!r} → {dst_ref!r}",
+                                        fix="connect a single vertex to each graph output")
                 if dst_ref.port in outputs:
                     raise NetValueError(f'graph output "{dst_ref.port}" is connected twice',
-                                        where=kind, got=f"got {src_ref!r}")
+                                        where=kind, got=f"got {src_ref!r}",
+                                        fix='give the second output another name, e.g. NetPort("Output2")')
                 outputs[dst_ref.port] = srcs[0]
                 continue
             if isinstance(dst_ref, NetPort):
                 v = self.vertex_name(dst_ref.vertex)
                 if len(srcs) != 1:
                     raise NetValueError("a single port takes one source", where=kind,
-                                        got=f"got {src_ref!r} → {dst_ref!r}")
+                                        got=f"got {src_ref!r} → {dst_ref!r}",
+                                        fix="connect one source to each port (a list of sources "
+                                            "goes to a vertex with several inputs)")
                 layer = self.vertices[v]
                 if getattr(layer, "variadic", False) and dst_ref.port.startswith("Input"):
                     variadic_sources.setdefault(v, []).append(srcs[0])
@@ -219,7 +229,8 @@ class NetGraph(NetModule):
             names = layer.input_names()
             if len(srcs) > len(names):
                 raise NetValueError(f'vertex "{v}" has {len(names)} input ports {list(names)}',
-                                    where=kind, got=f"got {len(srcs)} sources {src_ref!r}")
+                                    where=kind, got=f"got {len(srcs)} sources {src_ref!r}",
+                                    fix=f'connect at most {len(names)} sources')
             for port, src in zip(names, srcs):
                 connect(v, port, src)
         for v, srcs in variadic_sources.items():
@@ -241,7 +252,9 @@ class NetGraph(NetModule):
         for p in outputs:
             if p in inputs:
                 raise NetValueError(f'"{p}" is both an input and an output of the graph',
-                                    where=kind, fix="give the output another name")
+                                    where=kind, fix="give the output another name",
+                                    got=f'got {p!r} as an output while an unconnected input port is also '
+                                        f'called {p!r}')
         # Unconnected outputs become graph outputs.
         used = {src for ports in in_edges.values() for src in ports.values()} | set(outputs.values())
         dangling = [(v, p) for v in self._names for p in self.vertices[v].output_names()
@@ -333,7 +346,9 @@ class NetGraph(NetModule):
                 if s1 != s2:
                     raise ShapeError(f"{w1} expects {describe_shape(s1)}",
                                      where=f'{kind}, input port "{port}"',
-                                     got=f"but {w2} expects {describe_shape(s2)}")
+                                     got=f"but {w2} expects {describe_shape(s2)}",
+                                     fix='declare the graph port with the shape the layers need, or change '
+                                         'the layers so they agree')
             shapes[port] = known[0][1] if known else None
         return shapes
 
@@ -369,7 +384,9 @@ class NetGraph(NetModule):
             if want is not None and s is not None and want != s:
                 raise ShapeError(f"expected {describe_shape(want)}",
                                  where=f'{kind}, output port "{p}"',
-                                 got=f"got {describe_shape(s)} from vertex \"{src[0]}\"")
+                                 got=f"got {describe_shape(s)} from vertex \"{src[0]}\"",
+                                 fix='declare the output shape the layers produce, or leave it out to '
+                                     'infer it')
             shapes[p] = s if s is not None else want
         return shapes
 
@@ -427,7 +444,7 @@ class NetGraph(NetModule):
             raise NetKeyError(f"{kind} has no port {unknown[0]!r}", where=kind,
                               got=f"got ports {list(shapes)}", fix=f"its ports are {sorted(ports)}")
         old = dict(self._declared)
-        self._declared.update({p: as_shape(s, what=f'the shape of port "{p}"')
+        self._declared.update({p: as_shape(s, what=f'the shape of port "{p}"', where=f'{kind}, port "{p}"')
                                for p, s in shapes.items()})
         try:
             self._propagate({}, commit=False)
@@ -450,15 +467,43 @@ class NetGraph(NetModule):
         if lengths:
             outs, _ = self.run_sequences(dict(zip(self._inputs, args)), lengths)
             return next(iter(outs.values())) if len(outs) == 1 else outs
+        self._check_batch(args)
         env: dict[Source, torch.Tensor] = {(None, p): t for p, t in zip(self._inputs, args)}
         for v, layer, ports in self._plan:
-            outs = layer.run_ports({p: env[src] for p, src in ports})
+            try:
+                outs = layer.run_ports({p: env[src] for p, src in ports})
+            except NetgradError as e:  # say where in the net it happened
+                raise e.located(f'{type(self).__name__} › "{v}" ({type(layer).__name__})') from None
             for p, t in outs.items():
                 env[(v, p)] = t
         if len(self._outputs) == 1:
             (src,) = self._outputs.values()
             return env[src]
         return {p: env[src] for p, src in self._outputs.items()}
+
+    def _check_batch(self, args: tuple[torch.Tensor, ...]) -> None:
+        """PyTorch-style calls take one batched tensor per input port: check the count and the
+        per-example shapes (static facts, so tracing is unaffected; skipped inside torch.func
+        transforms, whose tensors hide the batch dimension)."""
+        kind = type(self).__name__
+        if len(args) != len(self._inputs):
+            raise NetTypeError(f"{kind}.forward takes one batched tensor per input port, in the "
+                               f"order {list(self._inputs)}", where=kind,
+                               got=f"got {len(args)} tensors",
+                               fix="net.forward(" + ", ".join(self._inputs) + ")")
+        for p, t in zip(self._inputs, args):
+            want = self._shapes.get(p)
+            if want is None or not isinstance(t, torch.Tensor) or has_varying(want) or \
+                    torch._C._functorch.is_functorch_wrapped_tensor(t):
+                continue
+            if t.dim() != len(want) + 1 or tuple(t.shape[1:]) != want:
+                one = tuple(t.shape) == want
+                raise ShapeError(f"forward takes a batch of {describe_shape(want)} (the batch "
+                                 "dimension first)", where=f'{kind}, port "{p}"',
+                                 got=f"got a tensor of shape {tuple(t.shape)}",
+                                 fix="net.forward(x.unsqueeze(0)) or net(x) for one example"
+                                 if one else f"give a tensor of shape (batch, "
+                                             f"{', '.join(map(str, want))})")
 
     def run_sequences(self, inputs: Mapping[str, torch.Tensor],
                       lengths: Mapping[str, torch.Tensor]
@@ -509,7 +554,9 @@ class NetChain(NetGraph):
             names = [str(i) for i in range(len(layers))]
         else:
             raise NetTypeError("NetChain takes a list or a dict of layers",
-                               got=f"got {type(layers).__name__}")
+                               got=f"got {type(layers).__name__}", where='NetChain',
+                               fix='e.g. NetChain([LinearLayer(3), "Ramp"]) or NetChain({"lin": '
+                                   'LinearLayer(3)})')
         edges = [tuple(names)] if len(names) > 1 else []
         ports: dict[str, ShapeLike] = {}
         if input is not None:
@@ -521,7 +568,8 @@ class NetChain(NetGraph):
             (name,) = self.output_names() if len(self.output_names()) == 1 else ("Output",)
             decoder = output if isinstance(output, NetDecoder) else None
             if decoder is None:
-                self._declared[name] = as_shape(output)
+                self._declared[name] = as_shape(output, what="the output shape",
+                                                where=f'NetChain, port "{name}"')
                 self.bind({})
             if decoder is not None:
                 self._attach_coders(self._encoders, {**self._decoders, name: decoder})

@@ -6,7 +6,8 @@ import copy
 
 import torch
 
-from .._errors import NetTypeError, NetValueError, ShapeError, describe_location
+from .._errors import NetTypeError, NetValueError, ShapeError, describe_location, did_you_mean
+from .._stale import supersede
 from .._module import NetModule
 
 __all__ = ["NetInitialize", "METHODS"]
@@ -14,8 +15,12 @@ __all__ = ["NetInitialize", "METHODS"]
 METHODS = ("Kaiming", "Xavier", "Orthogonal", "Random")
 
 
+_ALIASES = {"he": "Kaiming", "kaiming_normal": "Kaiming", "glorot": "Xavier",
+            "xavier_uniform": "Xavier", "normal": "Random", "randn": "Random"}
+
+
 def NetInitialize(net: NetModule, method: str = "Kaiming", *, seed: int | None = None,
-                  reinitialize: bool = False) -> NetModule:
+                  reinitialize: bool = False, in_place: bool = False) -> NetModule:
     """Return a copy of ``net`` whose uninitialized arrays have values.
 
     Args:
@@ -23,19 +28,35 @@ def NetInitialize(net: NetModule, method: str = "Kaiming", *, seed: int | None =
         method: ``"Kaiming"`` (normal, std √(2/fan_in); the default, for Ramp nets),
             ``"Xavier"`` (uniform, ±√(6/(fan_in+fan_out))), ``"Orthogonal"``, or ``"Random"``
             (standard normal). Biases start at 0.
-        seed: makes the values reproducible.
+        seed: an int that makes the values reproducible.
         reinitialize: give every array new values, not just the uninitialized ones.
+        in_place: initialize ``net`` itself and return it (its parameter tensors stay the
+            same objects, so an optimizer built on them before keeps working).
 
-    The argument itself is not changed.
+    Without ``in_place`` the argument is not changed; an optimizer that was built on its
+    arrays and is stepped later warns (:class:`netgrad.StaleArraysWarning`), since it trains
+    arrays the returned copy does not use.
     """
     if not isinstance(net, NetModule):
-        raise NetTypeError("NetInitialize takes a netgrad layer or net",
-                           got=f"got {type(net).__name__}")
+        raise NetTypeError("NetInitialize takes a netgrad layer or net", where="NetInitialize",
+                           got=f"got {type(net).__name__}",
+                           fix="build the model from netgrad layers (NetChain([...])); torch "
+                               "modules initialize themselves")
     if method not in METHODS:
         raise NetValueError(f"the initialization method is one of {list(METHODS)}",
-                            where="NetInitialize", got=f"got {method!r}")
+                            where="NetInitialize", got=f"got {method!r}",
+                            fix=did_you_mean(method, METHODS, aliases=_ALIASES))
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise NetTypeError("seed is an int (or None for fresh random values)",
+                           where="NetInitialize", got=f"got {type(seed).__name__} {seed!r}",
+                           fix="e.g. NetInitialize(net, seed=0)")
+    for name, flag in (("reinitialize", reinitialize), ("in_place", in_place)):
+        if not isinstance(flag, bool):
+            raise NetTypeError(f"{name} is True or False", where="NetInitialize",
+                               got=f"got {type(flag).__name__} {flag!r}",
+                               fix=f"NetInitialize(net, {name}=True)")
     unknown = [(path, layer) for path, layer, name in net.named_arrays()
-               if getattr(layer, name) is None]
+               if layer.array_state(name) == "absent"]
     if unknown:
         path, layer = unknown[0]
         raise ShapeError("the shape of every array must be known to initialize it",
@@ -43,7 +64,9 @@ def NetInitialize(net: NetModule, method: str = "Kaiming", *, seed: int | None =
                          got="got an array whose shape depends on an unknown input shape",
                          fix="declare the input shape, e.g. NetChain([...], input=3) or "
                              "LinearLayer(n, input=3)")
-    out = copy.deepcopy(net)
+    changed = [getattr(layer, name) for _, layer, name in net.named_arrays()
+               if reinitialize or layer.array_state(name) != "set"]
+    out = net if in_place else copy.deepcopy(net)
     generator = torch.Generator()
     if seed is not None:
         generator.manual_seed(seed)
@@ -60,4 +83,6 @@ def NetInitialize(net: NetModule, method: str = "Kaiming", *, seed: int | None =
                 layer.to(device)
             else:
                 layer.initialize_arrays(method, generator, reinitialize)
+    if not in_place:
+        supersede(changed, "the copy NetInitialize returned")
     return out

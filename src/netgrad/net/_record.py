@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
+from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError, did_you_mean
 from .._module import NetModule
 from .._sequences import mask_padding, pad_batch, ragged_shape, sequence_tensor
 from .._shapes import describe_shape, fmt_shape, has_varying
@@ -276,19 +276,19 @@ def _check_mode(mode: Any, where: str) -> str:
     return str(mode)
 
 
-def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any = "float32",
+def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any = None,
                  mode: str = "Test", copy_arrays: bool = False,
                  names_are_gradients: bool = False) -> EvaluationRecord:
     """The record of ``net(data, spec, precision=precision, mode=mode)``; raises the user's
     errors (ports, shapes, dtypes, uninitialized arrays, unknown specs) before anything runs."""
     kind = type(net).__name__
-    dtype = parse_precision(precision, kind)
     mode = _check_mode(mode, kind)
     coders = None
     if net.encoders() or net.decoders():
         coders = prepare_request(net, data, spec, properties=not names_are_gradients)
         data, spec = coders.data, coders.spec
     raw_inputs, raw_imposed = split_data(net, data)
+    dtype = parse_precision(precision, kind, raw_inputs.values())
     device = net._device_dtype()[0]
     ints = net.integer_ports()
     tensors, lengths, forms, shapes = {}, {}, {}, {}
@@ -357,6 +357,20 @@ def batch_record(net: NetModule, inputs: Mapping[str, Any],
     ``wrt`` (NetPortGradient or specs) defaults to every real input and learned array;
     ``lengths`` are those of sequence ports given padded.
     """
+    kind = type(net).__name__
+    if not isinstance(inputs, Mapping):
+        raise NetTypeError("locate_nonfinite takes a dict of input port → batched tensor",
+                           where="locate_nonfinite", got=f"got {type(inputs).__name__}",
+                           fix="locate_nonfinite(net, {" + ", ".join(
+                               f'"{p}": ...' for p in net.input_names()) + "})")
+    names = net.input_names()
+    unknown = [p for p in inputs if p not in names]
+    missing = [p for p in names if p not in inputs]
+    if unknown or missing:
+        raise NetKeyError(f"{kind} has input ports {list(names)}", where=kind,
+                          got=f"got ports {list(inputs)}",
+                          fix=did_you_mean(unknown[0], names) if unknown
+                          else f"give all of {list(names)}")
     device = net._device_dtype()[0]
     tensors = {p: torch.as_tensor(t, device=device) for p, t in inputs.items()}
     dtype = parse_precision(precision, "locate_nonfinite") if precision is not None else next(
