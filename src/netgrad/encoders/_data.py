@@ -26,8 +26,9 @@ def coder_to_data(coder: NetEncoder | NetDecoder, where: str) -> dict[str, Any]:
     if coder.kind in _NOT_DATA:
         raise NetTypeError("a net is saved as data, and a function encoder holds code",
                            where=where, got=f"got {coder!r}",
-                           fix="save the net without it (rebuild the chain with input=<shape>) "
-                               "and attach the encoder again after loading")
+                           fix="save the net without it (e.g. its vertices in a NetChain with "
+                               "input=<shape>); after loading, wrap it again: "
+                               'NetChain({"net": net}, input=NetEncoder("Function", f, ...))')
     return {"kind": coder.kind, "config": coder.get_config()}
 
 

@@ -76,7 +76,8 @@ class FunctionEncoder(NetEncoder):
         integer: ``f`` returns class indices (int64) rather than reals.
 
     A list is a batch (``f`` is applied to each element). A net holding a Function encoder cannot
-    be saved (the function is code); save the net without it and attach it again after loading.
+    be saved (the function is code); save the net without it, and after loading wrap it:
+    ``NetChain({"net": net}, input=NetEncoder("Function", f))``.
     """
 
     kind = "Function"
