@@ -81,12 +81,17 @@ def test_gradcheck_and_gradgradcheck(d, mean):
     p = torch.tensor([0.7, 1.5], dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(f, (x, p))
     assert torch.autograd.gradgradcheck(f, (x, p))
-    # Zero elements: |x|^p is twice differentiable there for p = 2 (smooth) and p = 3.
+    # Zero elements: |x|^p is twice differentiable there for p = 2 (smooth) and p = 3. At a zero
+    # with p = 3 the central difference of the gradient is off by O(eps) (3·eps·|g| here, about
+    # 1e-5 at the default eps = 1e-6, the size of gradcheck's atol), so the step is 1e-7, and the
+    # random output gradients gradgradcheck draws come from a fixed seed, not from whatever
+    # state earlier tests left in the global generator.
     x.data[0, 0].view(-1)[2] = 0.0  # isolated zeros (an all-zero window is a true kink)
     x.data[0, 1].view(-1)[3] = 0.0
     p = torch.tensor([2.0, 3.0], dtype=F64, requires_grad=True)
-    assert torch.autograd.gradcheck(f, (x, p))
-    assert torch.autograd.gradgradcheck(f, (x, p))
+    assert torch.autograd.gradcheck(f, (x, p), eps=1e-7)
+    torch.manual_seed(0)
+    assert torch.autograd.gradgradcheck(f, (x, p), eps=1e-7)
 
 
 def test_gradgradcheck_scalar_p_and_unbatched():
