@@ -9,6 +9,9 @@
 * ``precision="float32"`` or ``"float64"``; by default float32, except that torch float64
   tensors in are evaluated (and returned) in float64; ``mode="Test"`` (default: dropout off) or
   ``"Train"``.
+* ``create_graph=True``: NetPortGradient results carry their graph (to any order), for inputs,
+  arrays and imposed output gradients; the default when the input tensors (or an imposed
+  output gradient) require grad.
 
 An evaluation is decided once, as an :class:`~netgrad.net._record.EvaluationRecord`
 (:func:`~netgrad.net._record.build_record`), then run (:func:`run`) and presented. After the
@@ -56,9 +59,14 @@ def register_nonfinite_checker(checker: NonFiniteChecker | None) -> None:
 
 
 def evaluate(net: NetModule, data: Any, spec: Any = None, *, precision: Any = None,
-             mode: str = "Test") -> Any:
-    """Evaluate ``net`` on ``data``; with ``spec``, return gradients instead (see module doc)."""
-    record = build_record(net, data, spec, precision=precision, mode=mode)
+             mode: str = "Test", create_graph: bool | None = None) -> Any:
+    """Evaluate ``net`` on ``data``; with ``spec``, return gradients instead (see module doc).
+
+    ``create_graph=True`` (the default when an input tensor or an imposed output gradient
+    requires grad): the gradients carry their graph, so they can be differentiated again or
+    used in a loss (a gradient penalty, a physics-informed residual)."""
+    record = build_record(net, data, spec, precision=precision, mode=mode,
+                          create_graph=create_graph)
     outputs, grads = run(record)
     return present(record, outputs, grads)
 
@@ -84,7 +92,8 @@ def gradients(record: EvaluationRecord, outputs: Mapping[str, torch.Tensor]
     ys = [outputs[p] for p in cot if outputs[p].requires_grad]
     gs = [g for p, g in cot.items() if outputs[p].requires_grad]
     wrt = record.wrt()
-    found = torch.autograd.grad(ys, wrt, gs, allow_unused=True) if ys else [None] * len(wrt)
+    found = torch.autograd.grad(ys, wrt, gs, allow_unused=True,
+                                create_graph=record.create_graph) if ys else [None] * len(wrt)
     return {spec: (g if g is not None else torch.zeros_like(w))
             for spec, g, w in zip(record.targets, found, wrt)}
 
@@ -92,11 +101,11 @@ def gradients(record: EvaluationRecord, outputs: Mapping[str, torch.Tensor]
 def present(record: EvaluationRecord, outputs: Mapping[str, torch.Tensor],
             grads: Mapping[NetPortGradient, torch.Tensor]) -> Any:
     """Results as the user asked for them (see the module doc)."""
-    grad_mode = bool(record.targets)
+    detach = bool(record.targets) and not record.create_graph
 
     def one(t: torch.Tensor) -> Any:
         if record.torch_out:
-            return t.detach() if grad_mode else t
+            return t.detach() if detach else t
         a = t.detach().cpu().numpy()
         return float(a) if a.ndim == 0 else a
 

@@ -87,11 +87,12 @@ class EvaluationRecord:
             field that is a result of the run).
         imposed_lengths: sequence output port → the lengths of an imposed gradient given per
             sequence (checked against :attr:`output_lengths`).
-
-    Planned extensions (fields to add here, not yet built):
-
-    * differentiable gradients (issue 16): ``create_graph: bool``; the gradient step passes it
-      to ``torch.autograd.grad`` and results are then not detached.
+        create_graph: the gradients carry their own graph (to any order): they are taken with
+            ``create_graph=True`` and returned undetached; input tensors keep their graph (an
+            input a gradient is asked for becomes a leaf only if it did not require grad), and
+            arrays cast to another precision stay connected to the net's arrays. Set by
+            ``create_graph=True`` or, by default, when an input tensor or an imposed output
+            gradient requires grad.
     """
 
     net: NetModule
@@ -110,6 +111,7 @@ class EvaluationRecord:
     sequence_forms: dict[str, str] = field(default_factory=dict)
     output_lengths: dict[str, torch.Tensor] = field(default_factory=dict)
     imposed_lengths: dict[str, torch.Tensor] = field(default_factory=dict)
+    create_graph: bool = False
     _swapped: bool = field(default=False, repr=False)
 
     def forward(self) -> dict[str, torch.Tensor]:
@@ -223,12 +225,16 @@ class EvaluationRecord:
         return mask_padding(g[:, :t], want)
 
 
-def cast_arrays(net: NetModule, dtype: torch.dtype, *, copy: bool = False) -> dict[str, torch.Tensor]:
+def cast_arrays(net: NetModule, dtype: torch.dtype, *, copy: bool = False,
+                keep_graph: bool = False) -> dict[str, torch.Tensor]:
     """The one dtype-cast path: ``{qualified name: leaf in dtype}`` when an array of ``net`` is
-    in another dtype (or ``copy``), else ``{}`` (the net's own arrays are used)."""
+    in another dtype (or ``copy``), else ``{}`` (the net's own arrays are used). With
+    ``keep_graph`` the casts stay connected to the arrays (gradients of gradients reach them)."""
     params = dict(net.named_parameters())
     if not copy and all(p.dtype == dtype for p in params.values()):
         return {}
+    if keep_graph:
+        return {n: p.to(dtype, copy=True) for n, p in params.items()}
     return {n: p.detach().to(dtype, copy=True).requires_grad_(p.requires_grad)
             for n, p in params.items()}
 
@@ -278,9 +284,12 @@ def _check_mode(mode: Any, where: str) -> str:
 
 def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any = None,
                  mode: str = "Test", copy_arrays: bool = False,
-                 names_are_gradients: bool = False) -> EvaluationRecord:
-    """The record of ``net(data, spec, precision=precision, mode=mode)``; raises the user's
-    errors (ports, shapes, dtypes, uninitialized arrays, unknown specs) before anything runs."""
+                 names_are_gradients: bool = False,
+                 create_graph: bool | None = None) -> EvaluationRecord:
+    """The record of ``net(data, spec, precision=precision, mode=mode,
+    create_graph=create_graph)``; raises the user's errors (ports, shapes, dtypes,
+    uninitialized arrays, unknown specs) before anything runs. ``create_graph=None``: True when
+    an input tensor or an imposed output gradient requires grad."""
     kind = type(net).__name__
     mode = _check_mode(mode, kind)
     coders = None
@@ -311,9 +320,21 @@ def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any 
     net.check_initialized()
     request = normalize_request(net, spec, names_are_gradients=names_are_gradients)
     targets = {it: resolve_gradient(net, it) for it in request.gradients}
+    if create_graph is None:
+        create_graph = any(isinstance(v, torch.Tensor) and v.requires_grad
+                           for v in list(raw_inputs.values()) + list(raw_imposed.values()))
+    if not isinstance(create_graph, bool):
+        raise NetTypeError("create_graph is True or False", where=kind,
+                           got=f"got {type(create_graph).__name__} {create_graph!r}")
     if targets:
         inputs_wanted = {t.port for t in targets.values() if t.kind == "input"}
-        tensors = {p: t.detach().requires_grad_(p in inputs_wanted) for p, t in tensors.items()}
+        if create_graph:  # keep every graph; a wanted input becomes a leaf only if it has none
+            tensors = {p: (t.detach().requires_grad_(True)
+                           if p in inputs_wanted and not t.requires_grad else t)
+                       for p, t in tensors.items()}
+        else:
+            tensors = {p: t.detach().requires_grad_(p in inputs_wanted)
+                       for p, t in tensors.items()}
     output_grads, imposed_lengths = {}, {}
     for port, g in raw_imposed.items():
         where = f'{kind}, imposed gradient at "{port}"'
@@ -327,7 +348,8 @@ def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any 
         output_grads[port] = t if batch else t.unsqueeze(0)
     return EvaluationRecord(
         net=net, tensors=tensors, batch=batch, dtype=dtype,
-        arrays=cast_arrays(net, dtype, copy=copy_arrays), targets=targets,
+        arrays=cast_arrays(net, dtype, copy=copy_arrays, keep_graph=create_graph and bool(targets)),
+        targets=targets, create_graph=create_graph and bool(targets),
         output_grads=output_grads, rng_state=torch.get_rng_state() if mode == "Train" else None,
         mode=mode, request=request, torch_out=any(_is_torch(v, p in forms) for p, v in raw_inputs.items()),
         coders=coders, lengths=lengths, sequence_forms=forms, imposed_lengths=imposed_lengths)
