@@ -147,7 +147,7 @@ def test_local_response_norm():
         torch.testing.assert_close(ops.local_response_norm(x, size, alpha, beta, k),
                                    F.local_response_norm(x, size, alpha, beta, k))
         assert torch.autograd.gradgradcheck(
-            lambda t: ops.local_response_norm(t, size, alpha, beta, k), (x,))
+            lambda t, a=(size, alpha, beta, k): ops.local_response_norm(t, *a), (x,))
     # k = 0 and an all-zero window: 0 with gradient 0 (torch: NaN)
     z = torch.zeros(1, 3, 2, dtype=F64)
     z[0, 0, 0] = 0.5

@@ -89,6 +89,10 @@ class BatchNormalizationLayer(_NaturalStart):
     """
 
     array_names = ("Scaling", "Biases", "MovingMean", "MovingVariance")
+    Scaling: torch.Tensor | None
+    Biases: torch.Tensor | None
+    MovingMean: torch.Tensor | None
+    MovingVariance: torch.Tensor | None
     _fixed = _MOVING
 
     def __init__(self, momentum: float = 0.9, epsilon: float = 0.001, *,
@@ -124,7 +128,7 @@ class BatchNormalizationLayer(_NaturalStart):
     def array_shapes_for(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
         s = shapes["Input"]
         c = (s[0],) if s is not None else None if self.channels is None else (self.channels,)
-        return {name: c for name in self.array_names}
+        return dict.fromkeys(self.array_names, c)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.Scaling is None:
@@ -249,7 +253,7 @@ class NormalizationLayer(_NaturalStart):
     def array_shapes_for(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
         s = shapes["Input"]
         if s is None:
-            return {n: None for n in self.array_names}
+            return dict.fromkeys(self.array_names)
         _, scale, _ = self._plan(s, "NormalizationLayer")
         return {n: tuple(s[lv - 1] for lv in scale) for n in self.array_names}
 
@@ -274,7 +278,7 @@ class NormalizationLayer(_NaturalStart):
         # general case: aggregated (within-group) dimensions last, one normalization over them
         split = [d for lv in range(1, len(s) + 1) for d in
                  ((groups[lv], s[lv - 1] // groups[lv]) if lv in groups else (s[lv - 1],))]
-        pos, keep, red = 1, [0], []
+        pos, keep, red = 1, [0], []  # type: tuple[int, list[int], list[int]]
         for lv in range(1, len(s) + 1):
             if lv in groups:
                 keep.append(pos)

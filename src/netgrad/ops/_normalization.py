@@ -372,9 +372,9 @@ def instance_norm(input: torch.Tensor, running_mean: torch.Tensor | None = None,
     rv = None if running_var is None else running_var.repeat(n)
     y = batch_norm(x, rm, rv, w, b, True, momentum, eps)
     with torch.no_grad():
-        if running_mean is not None:
+        if running_mean is not None and rm is not None:
             running_mean.copy_(rm.view(n, c).mean(0))
-        if running_var is not None:
+        if running_var is not None and rv is not None:
             running_var.copy_(rv.view(n, c).mean(0))
     return y.reshape(input.shape)
 
@@ -418,9 +418,9 @@ def rms_norm(input: torch.Tensor, normalized_shape, weight: torch.Tensor | None 
     the trailing ``normalized_shape``, times ``weight``; ``eps`` defaults to the dtype's machine
     epsilon. A zero slice gives 0 (with gradient 0 when ``eps = 0``)."""
     shape = _trailing(input, normalized_shape, "rms_norm")
-    e = torch.finfo(input.dtype).eps if eps is None and input.is_floating_point() else eps
     if not input.is_floating_point() or input.numel() == 0:
         return F.rms_norm(input, shape, weight, eps)
+    e = torch.finfo(input.dtype).eps if eps is None else eps
     return _RULES["rms"](input, weight, None, float(e), shape)
 
 
