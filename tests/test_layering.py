@@ -3,7 +3,7 @@
 Every ``import`` in ``src/netgrad`` counts, also those inside functions (a lazy import is still
 a dependency). From the bottom:
 
-    _errors  <  ops  <  _shapes, _sequences, _module, gradient  <  encoders  <  layers  <  net
+    _errors  <  ops  <  _shapes, _sequences, _module, _precision, gradient  <  encoders  <  layers  <  net
     <  debug  <  io, train, plot
     <  the package itself, demo, _audit, __main__
 
@@ -25,7 +25,7 @@ SRC = pathlib.Path(netgrad.__file__).parent
 LEVELS = [
     {"_errors"},
     {"ops"},
-    {"_shapes", "_sequences", "_stale", "_module", "_html", "gradient"},
+    {"_shapes", "_sequences", "_stale", "_module", "_html", "_precision", "gradient"},
     {"encoders"},
     {"layers"},
     {"net"},

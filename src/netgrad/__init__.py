@@ -21,6 +21,11 @@ from .net import (NetBidirectionalOperator, NetFoldOperator, NetGANOperator, Net
                   NetMapThreadOperator, NetNestOperator, NetPairEmbeddingOperator)
 from .layers import (BatchNormalizationLayer, EmbeddingLayer, LocalResponseNormalizationLayer,
                      NormalizationLayer)
+from .layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, ConstantTimesLayer,
+                     ContrastiveLossLayer, DotLayer, ExtractLayer, NetArrayLayer, OrderingLayer,
+                     PaddingLayer, ParametricRampLayer, PrependLayer, RandomArrayLayer,
+                     ReplicateLayer, ResizeLayer, SummationLayer, TotalLayer, TransposeLayer,
+                     UnitVectorLayer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort, StaleArraysWarning
 from .ops import robust
 from .io import load, save
@@ -48,6 +53,10 @@ __all__ = [
     "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator",
     "EmbeddingLayer", "BatchNormalizationLayer", "NormalizationLayer",
     "LocalResponseNormalizationLayer",
+    "ParametricRampLayer", "ConstantArrayLayer", "NetArrayLayer", "RandomArrayLayer",
+    "ConstantPlusLayer", "ConstantTimesLayer", "TransposeLayer", "ReplicateLayer", "AppendLayer",
+    "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
+    "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError", "FileError", "MissingFileError",
 ]

@@ -30,6 +30,11 @@ from netgrad.layers import (AttentionLayer, BasicRecurrentLayer, CTCLossLayer,
                             SequenceReverseLayer)
 from netgrad.layers import (BatchNormalizationLayer, EmbeddingLayer, LocalResponseNormalizationLayer,
                             NormalizationLayer)
+from netgrad.layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, ConstantTimesLayer,
+                            ContrastiveLossLayer, DotLayer, ExtractLayer, NetArrayLayer,
+                            OrderingLayer, PaddingLayer, ParametricRampLayer, PrependLayer,
+                            RandomArrayLayer, ReplicateLayer, ResizeLayer, SummationLayer,
+                            TotalLayer, TransposeLayer, UnitVectorLayer)
 
 
 @dataclass
@@ -211,6 +216,89 @@ EXAMPLES: dict[str, list[Example]] = {
         Example(lambda: NormalizationLayer((1, 3), [2], unbiased=True, method="RMS",
                                            biases=False, input=(2, 3, 4)),
                 {"Input": (2, 2, 3, 4)}),
+    ],
+    "ParametricRampLayer": [
+        Example(lambda: ParametricRampLayer(input=(3, 2)), {"Input": (2, 3, 2)}),
+        Example(lambda: ParametricRampLayer((), slope=0.25, learn_slope=False, input=4),
+                {"Input": (2, 4)}),
+        Example(lambda: ParametricRampLayer([1, 2], slope=[[0.1, 0.2], [0.3, 0.4]],
+                                            input=(2, 2, 3)), {"Input": (2, 2, 2, 3)}),
+    ],
+    "ConstantArrayLayer": [
+        Example(lambda: ConstantArrayLayer([[1.0, 2.0], [3.0, 4.0]]), {}),
+        Example(lambda: ConstantArrayLayer(np.arange(3.0)), {}),
+    ],
+    "NetArrayLayer": [
+        Example(lambda: NetArrayLayer((2, 3)), {}),
+        Example(lambda: NetArrayLayer(array=[0.5, -1.0]), {}),
+    ],
+    "RandomArrayLayer": [
+        Example(lambda: RandomArrayLayer((2, 3)), {}),
+        Example(lambda: RandomArrayLayer(4, "Uniform", low=-1.0, high=2.0), {}),
+    ],
+    "ConstantPlusLayer": [
+        Example(lambda: ConstantPlusLayer(input=(2, 3)), {"Input": (2, 2, 3)}),
+        Example(lambda: ConstantPlusLayer(biases=[1.0, 2.0], learn=False), {"Input": (3, 2)}),
+    ],
+    "ConstantTimesLayer": [
+        Example(lambda: ConstantTimesLayer(input=3), {"Input": (2, 3)}),
+    ],
+    "TransposeLayer": [
+        Example(lambda: TransposeLayer(input=(2, 3)), {"Input": (4, 2, 3)}),
+        Example(lambda: TransposeLayer((2, 0, 1), input=(2, 3, 4)), {"Input": (2, 2, 3, 4)}),
+        Example(lambda: TransposeLayer((0, -1)), {"Input": (2, 3, 4)}),
+    ],
+    "ReplicateLayer": [
+        Example(lambda: ReplicateLayer(3, input=2), {"Input": (4, 2)}),
+        Example(lambda: ReplicateLayer((2, 2), -1, input=(3,)), {"Input": (2, 3)}),
+    ],
+    "AppendLayer": [
+        Example(lambda: AppendLayer(input=(3, 2)), {"Input": (2, 3, 2), "Element": (2, 2)}),
+    ],
+    "PrependLayer": [
+        Example(lambda: PrependLayer(input=(3,)), {"Input": (2, 3), "Element": (2,)}),
+        Example(lambda: PrependLayer(element=(2,)), {}),
+    ],
+    "ExtractLayer": [
+        Example(lambda: ExtractLayer(input=(3, 4), position=2),
+                {"Input": (2, 3, 4), "Position": ("int", (2, 2), 3)}),
+        Example(lambda: ExtractLayer(input=(3, 4), position=(2, 1)),
+                {"Input": (2, 3, 4), "Position": ("int", (2, 2, 1), 3)}),
+    ],
+    "OrderingLayer": [
+        Example(lambda: OrderingLayer(input=5), {"Input": (2, 5)}),
+        Example(lambda: OrderingLayer(-2, input=(2, 4)), {"Input": (3, 2, 4)}),
+    ],
+    "PaddingLayer": [
+        Example(lambda: PaddingLayer([(0, 0), (1, 2)], input=(2, 3)), {"Input": (2, 2, 3)}),
+        Example(lambda: PaddingLayer([1, (2, 0)], "Reflected", input=(3, 3)), {"Input": (2, 3, 3)}),
+        Example(lambda: PaddingLayer([(2, 3)], "Periodic", input=2), {"Input": (2, 2)}),
+        Example(lambda: PaddingLayer([(1, 1)], -1.5, input=4), {"Input": (2, 4)}),
+    ],
+    "ResizeLayer": [
+        Example(lambda: ResizeLayer((4, 6), input=(2, 3, 3)), {"Input": (2, 2, 3, 3)}),
+        Example(lambda: ResizeLayer((5,), "Nearest", input=(1, 3)), {"Input": (2, 1, 3)}),
+    ],
+    "DotLayer": [
+        Example(lambda: DotLayer(input1=(2, 3), input2=(3,)), {"Input1": (2, 2, 3), "Input2": (2, 3)}),
+        Example(lambda: DotLayer(), {"Input1": (3,), "Input2": (3, 2)}),
+    ],
+    "TotalLayer": [
+        Example(lambda: TotalLayer(), {"Input1": (2, 3), "Input2": (2, 3)}),
+        Example(lambda: TotalLayer(3), {"Input1": (2, 2), "Input2": (2, 2), "Input3": (2, 2)}),
+    ],
+    "SummationLayer": [
+        Example(lambda: SummationLayer(input=(2, 3)), {"Input": (4, 2, 3)}),
+    ],
+    "UnitVectorLayer": [
+        Example(lambda: UnitVectorLayer(4, input=3), {"Input": ("int", (2, 3), 4)}),
+        Example(lambda: UnitVectorLayer(2, input=()), {"Input": ("int", (3,), 2)}),
+    ],
+    "ContrastiveLossLayer": [
+        Example(lambda: ContrastiveLossLayer(input=()),
+                {"Input": ("unit", (4,)), "Target": ("int", (4,), 2)}),
+        Example(lambda: ContrastiveLossLayer(0.5, input=2),
+                {"Input": ("unit", (3, 2)), "Target": ("unit", (3, 2))}),
     ],
     "LocalResponseNormalizationLayer": [
         Example(lambda: LocalResponseNormalizationLayer(input=(6, 3, 3)), {"Input": (2, 6, 3, 3)}),

@@ -19,6 +19,14 @@ from ._sequence import (SequenceIndicesLayer, SequenceLastLayer, SequenceMostLay
 from ._ctc import CTCLossLayer
 from ._normalization import (BatchNormalizationLayer, LocalResponseNormalizationLayer,
                              NormalizationLayer)
+from ._activations import ParametricRampLayer
+from ._constant import (ConstantArrayLayer, ConstantPlusLayer, ConstantTimesLayer, NetArrayLayer,
+                        RandomArrayLayer)
+from ._arrangement import (AppendLayer, ExtractLayer, OrderingLayer, PrependLayer,
+                           ReplicateLayer, TransposeLayer)
+from ._padding import PaddingLayer, ResizeLayer
+from ._combine import DotLayer, SummationLayer, TotalLayer, UnitVectorLayer
+from ._loss import ContrastiveLossLayer
 
 __all__ = [
     "Layer", "LAYER_TYPES", "register_layer", "LayerState", "ArrayState", "ARRAY_STATES",
@@ -32,4 +40,8 @@ __all__ = [
     "SequenceLastLayer", "SequenceMostLayer", "SequenceRestLayer", "SequenceReverseLayer",
     "SequenceIndicesLayer", "CTCLossLayer",
     "BatchNormalizationLayer", "NormalizationLayer", "LocalResponseNormalizationLayer",
+    "ParametricRampLayer", "ConstantArrayLayer", "NetArrayLayer", "RandomArrayLayer",
+    "ConstantPlusLayer", "ConstantTimesLayer", "TransposeLayer", "ReplicateLayer", "AppendLayer",
+    "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
+    "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
 ]

@@ -13,9 +13,11 @@ from typing import Any
 import torch
 
 from .._errors import NetTypeError, NetValueError
+from .._precision import evaluation_dtype
 from .._shapes import MaybeShape, as_shape
 
-__all__ = ["data_checks_apply", "check_indices", "positive_int", "real_number", "shape_arg"]
+__all__ = ["data_checks_apply", "check_indices", "positive_int", "real_number", "shape_arg",
+           "add_dtype_buffer", "float_dtype"]
 
 
 def data_checks_apply(x: torch.Tensor) -> bool:
@@ -77,3 +79,14 @@ def shape_arg(value: Any, name: str, where: str) -> MaybeShape:
         return as_shape(value, what=name)
     except NetTypeError as e:
         raise NetTypeError(e.rule, where=where, got=e.got, fix=e.fix) from None
+
+
+def add_dtype_buffer(layer: torch.nn.Module) -> None:
+    """Give a layer that makes floats from integers or from nothing a ``dtype`` buffer (an
+    empty tensor, not saved) that ``module.to(dtype)`` converts: see :func:`float_dtype`."""
+    layer.register_buffer("dtype_of_output", torch.empty(0), persistent=False)
+
+
+def float_dtype(layer: torch.nn.Module) -> torch.dtype:
+    """The dtype such a layer produces: the running evaluation's precision, else its buffer's."""
+    return evaluation_dtype() or layer.dtype_of_output.dtype

@@ -17,6 +17,7 @@ from .. import ops
 from ..ops import _limits
 from .._errors import NetTypeError, NetValueError, ShapeError, did_you_mean
 from .._shapes import MaybeShape, ShapeLike, broadcast_shapes, describe_shape
+from ._activations import ACTIVATIONS
 from ._base import Layer, register_layer
 
 __all__ = ["ElementwiseLayer", "ThreadingLayer", "UNARY_FUNCTIONS", "THREADING_FUNCTIONS"]
@@ -25,7 +26,7 @@ __all__ = ["ElementwiseLayer", "ThreadingLayer", "UNARY_FUNCTIONS", "THREADING_F
 UNARY_FUNCTIONS: dict[str, str] = {
     "Ramp": "ramp", "Tanh": "tanh", "LogisticSigmoid": "logistic_sigmoid", "Exp": "exp",
     "Log": "log", "Sqrt": "sqrt", "Abs": "abs", "Sin": "sin", "Cos": "cos",
-    "Softplus": "softplus", "Sign": "sign", "Sinc": "sinc", "Log1p": "log1p", "Expm1": "expm1",
+    "Softplus": "softplus", "Sign": "sign", "Log1p": "log1p", "Expm1": "expm1",
 }
 
 #: Wolfram names of ThreadingLayer functions → name of the robust op in :mod:`netgrad.ops`.
@@ -44,9 +45,12 @@ _ALIASES = {"relu": "Ramp", "sigmoid": "LogisticSigmoid", "add": "Plus", "sum": 
 
 def _resolve(function: Function, table: dict[str, str], layer: str) -> Callable[..., torch.Tensor]:
     if isinstance(function, str):
+        if table is UNARY_FUNCTIONS and function in ACTIVATIONS:
+            return ACTIVATIONS[function]
         if function not in table:
-            fix = did_you_mean(function, sorted(table), aliases=_ALIASES)
-            raise NetValueError(f"{layer} knows the functions {sorted(table)}",
+            known = sorted(table) + (sorted(ACTIVATIONS) if table is UNARY_FUNCTIONS else [])
+            fix = did_you_mean(function, known, aliases=_ALIASES)
+            raise NetValueError(f"{layer} knows the functions {known}",
                                 where=layer, got=f"got {function!r}",
                                 fix=fix if fix.startswith("did") else
                                 "use one of those names, or pass any Python function of torch "

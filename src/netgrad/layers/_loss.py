@@ -11,8 +11,10 @@ from .._errors import NetValueError, ShapeError, did_you_mean
 from .._shapes import MaybeShape, ShapeLike, describe_shape, fmt_shape
 from ._checks import check_indices
 from ._base import Layer, register_layer
+from ._checks import real_number
 
-__all__ = ["MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer"]
+__all__ = ["MeanSquaredLossLayer", "MeanAbsoluteLossLayer", "CrossEntropyLossLayer",
+           "ContrastiveLossLayer"]
 
 
 def _example_mean(x: torch.Tensor) -> torch.Tensor:
@@ -156,3 +158,36 @@ class CrossEntropyLossLayer(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return self._with_input({"target": self.target})
+
+
+@register_layer
+class ContrastiveLossLayer(_PairLoss):
+    """A loss on a distance that should be small for similar pairs and at least ``margin`` for
+    dissimilar ones (Wolfram's ContrastiveLossLayer; Hadsell et al. 2006):
+    ``Loss = (1 - t)·d² + t·Ramp(margin - d)²``, averaged over the elements of an example.
+
+    "Input" is the distance ``d`` (e.g. the norm of the difference of two embeddings), "Target"
+    ``t`` is True (1) where the distance should grow (a dissimilar pair), False (0) where it
+    should shrink, as in Wolfram. At ``d = margin`` the gradient is 0 (the kink of Ramp).
+
+    Args:
+        margin: the distance beyond which a dissimilar pair costs nothing (default 1;
+            Wolfram's default is 0.5).
+        input: the shape of Input and Target (optional; usually a scalar, ``()``).
+
+    Shape:
+        - Input, Target: ``(*s)``; Loss: scalar.
+    """
+
+    def __init__(self, margin: float = 1.0, *, input: ShapeLike = None) -> None:
+        self.margin = real_number(margin, "margin", "ContrastiveLossLayer", low=0.0)
+        super().__init__(input=input)
+
+    def forward(self, d: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        t = target.to(d.dtype)
+        near = ops.mul(ops.mul(d, d), 1.0 - t)
+        gap = ops.ramp(self.margin - d)
+        return _example_mean(near + ops.mul(ops.mul(gap, gap), t))
+
+    def get_config(self) -> dict[str, Any]:
+        return self._with_input({"margin": self.margin})

@@ -460,18 +460,21 @@ class NetGraph(NetModule):
         return out
 
     # ---- running ---------------------------------------------------------------------------
-    def forward(self, *args: torch.Tensor, lengths: Mapping[str, torch.Tensor] | None = None
-                ) -> Union[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(self, *args: torch.Tensor, lengths: Mapping[str, torch.Tensor] | None = None,
+                batch: int = 1) -> Union[torch.Tensor, dict[str, torch.Tensor]]:
         """Batched tensors in port order; ``lengths={port: (batch,) int64}`` for sequence
-        ports given as padded tensors (see :meth:`run_sequences`)."""
+        ports given as padded tensors (see :meth:`run_sequences`). A graph without inputs
+        makes ``batch`` examples; vertices without inputs (ConstantArrayLayer, NetArrayLayer,
+        RandomArrayLayer) make as many examples as the graph's inputs have."""
         if lengths:
             outs, _ = self.run_sequences(dict(zip(self._inputs, args)), lengths)
             return next(iter(outs.values())) if len(outs) == 1 else outs
         self._check_batch(args)
         env: dict[Source, torch.Tensor] = {(None, p): t for p, t in zip(self._inputs, args)}
+        n = args[0].shape[0] if args else batch
         for v, layer, ports in self._plan:
             try:
-                outs = layer.run_ports({p: env[src] for p, src in ports})
+                outs = _run_vertex(layer, {p: env[src] for p, src in ports}, n)
             except NetgradError as e:  # say where in the net it happened
                 raise e.located(f'{type(self).__name__} › "{v}" ({type(layer).__name__})') from None
             for p, t in outs.items():
@@ -516,7 +519,8 @@ class NetGraph(NetModule):
             if in_lens:
                 outs, out_lens = layer.run_sequences(ins, in_lens)
             else:
-                outs, out_lens = layer.run_ports(ins), {}
+                batch = next(iter(inputs.values())).shape[0] if inputs else 1
+                outs, out_lens = _run_vertex(layer, ins, batch), {}
             for p, t in outs.items():
                 env[(v, p)] = t
             for p, n in out_lens.items():
@@ -524,11 +528,23 @@ class NetGraph(NetModule):
         return ({p: env[src] for p, src in self._outputs.items()},
                 {p: lens[src] for p, src in self._outputs.items() if src in lens})
 
+    def run_batch(self, n: int) -> dict[str, torch.Tensor]:
+        """A graph without inputs: the outputs for a batch of ``n`` examples."""
+        out = self.forward(batch=n)
+        return dict(out) if isinstance(out, Mapping) else {next(iter(self._outputs)): out}
+
     def get_config(self) -> dict[str, Any]:
         return {"ports": {p: list(s) for p, s in self._declared.items() if s is not None}}
 
     def summary_lines(self) -> list[str]:
         return graph_summary_lines(self)
+
+
+def _run_vertex(layer: NetModule, ins: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
+    """Run one vertex; one without inputs is asked for ``n`` examples (the graph's batch)."""
+    if not ins and not layer.input_names() and hasattr(layer, "run_batch"):
+        return layer.run_batch(n)
+    return layer.run_ports(ins)
 
 
 class NetChain(NetGraph):

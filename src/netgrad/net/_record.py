@@ -21,6 +21,7 @@ import torch
 
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError, did_you_mean
 from .._module import NetModule
+from .._precision import evaluating_in
 from .._sequences import mask_padding, pad_batch, ragged_shape, sequence_tensor
 from .._shapes import describe_shape, fmt_shape, has_varying
 from ..encoders._attach import prepare_request
@@ -152,7 +153,7 @@ class EvaluationRecord:
         flags = [m.training for m in modules]
         self.net.train(self.mode == "Train")
         try:
-            with self.arrays_in_use():
+            with self.arrays_in_use(), evaluating_in(self.dtype):
                 yield
         finally:
             for m, t in zip(modules, flags):
