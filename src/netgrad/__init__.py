@@ -26,6 +26,7 @@ from .layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, Constan
                      PaddingLayer, ParametricRampLayer, PrependLayer, RandomArrayLayer,
                      ReplicateLayer, ResizeLayer, SummationLayer, TotalLayer, TransposeLayer,
                      UnitVectorLayer)
+from .layers import CompiledLayer, FunctionLayer, PlaceholderLayer
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort, StaleArraysWarning
 from .ops import robust
 from .io import load, save
@@ -57,6 +58,7 @@ __all__ = [
     "ConstantPlusLayer", "ConstantTimesLayer", "TransposeLayer", "ReplicateLayer", "AppendLayer",
     "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
     "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
+    "FunctionLayer", "CompiledLayer", "PlaceholderLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError", "FileError", "MissingFileError",
 ]

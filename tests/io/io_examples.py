@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from netgrad import ops
-from netgrad.io._function import function_from_data, trace_function
+from netgrad.io._function import function_from_data, graph_to_data, trace_function
 from netgrad import NetInitialize
 from netgrad.layers import (LAYER_TYPES, AggregationLayer, CatenateLayer, ConvolutionLayer,
                             CrossEntropyLossLayer, DeconvolutionLayer, DropoutLayer,
@@ -35,6 +35,7 @@ from netgrad.layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, 
                             OrderingLayer, PaddingLayer, ParametricRampLayer, PrependLayer,
                             RandomArrayLayer, ReplicateLayer, ResizeLayer, SummationLayer,
                             TotalLayer, TransposeLayer, UnitVectorLayer)
+from netgrad.layers import CompiledLayer, FunctionLayer, PlaceholderLayer
 
 
 @dataclass
@@ -300,6 +301,22 @@ EXAMPLES: dict[str, list[Example]] = {
         Example(lambda: ContrastiveLossLayer(0.5, input=2),
                 {"Input": ("unit", (3, 2)), "Target": ("unit", (3, 2))}),
     ],
+    "FunctionLayer": [
+        Example(lambda: FunctionLayer(lambda a, b: torch.sqrt(a * a + b * b), a=3, b=3),
+                {"a": (2, 3), "b": (2, 3)}),
+        Example(lambda: FunctionLayer(lambda x: ops.norm(x, 2, dim=-1), input=(2, 4)),
+                {"Input": (3, 2, 4)}),
+        Example(lambda: FunctionLayer(lambda u, v: {"Sum": u + v, "Product": u * v},
+                                      outputs=["Sum", "Product"], u=2, v=2),
+                {"u": (2, 2), "v": (2, 2)}),
+    ],
+    "CompiledLayer": [
+        Example(lambda: CompiledLayer(torch.fx.symbolic_trace(_soft), x=(3,)), {"x": (2, 3)}),
+    ],
+    "PlaceholderLayer": [
+        Example(lambda: PlaceholderLayer("detector", output_shapes={"Output": (4,)}, Input=(2,))),
+        Example(lambda: PlaceholderLayer(inputs=["A", "B"], outputs=["C"])),
+    ],
     "LocalResponseNormalizationLayer": [
         Example(lambda: LocalResponseNormalizationLayer(input=(6, 3, 3)), {"Input": (2, 6, 3, 3)}),
         Example(lambda: LocalResponseNormalizationLayer(0.5, 0.75, 2.0, 1), {"Input": (2, 4, 2)}),
@@ -338,7 +355,11 @@ def make_data(spec: dict[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
 def config_as_json(layer: Layer) -> str:
     """``get_config()`` as JSON text, a user function as its traced data (as ``save`` does)."""
     cfg = dict(layer.get_config())
-    if callable(cfg.get("function")):
+    if hasattr(layer, "function_to_save"):  # FunctionLayer, CompiledLayer
+        key, fn, n = layer.function_to_save()
+        cfg[key] = graph_to_data(fn, n, "test") if isinstance(fn, torch.fx.GraphModule) else \
+            trace_function(fn, n, type(layer).__name__)
+    elif callable(cfg.get("function")):
         arity = 1 if isinstance(layer, ElementwiseLayer) else layer._arity
         cfg["function"] = trace_function(cfg["function"], arity, type(layer).__name__)
     return json.dumps(cfg, allow_nan=False)
@@ -346,7 +367,10 @@ def config_as_json(layer: Layer) -> str:
 
 def layer_from_json(cls: type[Layer], text: str) -> Layer:
     cfg = json.loads(text)
-    if isinstance(cfg.get("function"), dict):
+    key = getattr(cls, "function_key", None)
+    if key is not None and isinstance(cfg.get(key), dict):
+        cfg[key] = function_from_data(cfg[key], cls.function_arity_from_config(cfg), cls.__name__)
+    elif isinstance(cfg.get("function"), dict):
         arity = 1 if cls is ElementwiseLayer else cfg["n"]
         cfg["function"] = function_from_data(cfg["function"], arity, cls.__name__)
     return cls.from_config(cfg)

@@ -13,7 +13,11 @@ F64 = torch.float64
 
 def call(layer, params, *inputs):
     """``layer`` with ``params`` in place of its arrays, PyTorch style (ports by name: a single
-    positional tensor would be Wolfram-style evaluation)."""
+    positional tensor would be Wolfram-style evaluation). A layer without inputs makes a batch
+    of two."""
+    if not layer.input_names():
+        with torch.nn.utils.stateless._reparametrize_module(layer, params):
+            return layer.forward(batch=2)
     return torch.func.functional_call(layer, params, (), dict(zip(layer.input_names(), inputs)))
 
 
@@ -54,13 +58,19 @@ def func_grad_and_vmap(layer, x: torch.Tensor, *, others: Sequence[torch.Tensor]
     def loss(p, xb):
         return call(layer, {**params, **p}, xb, *others).sum()
 
-    g = torch.func.grad(loss)({n: params[n] for n in learned}, x)
-    eager = dict(layer.named_parameters())
-    out = layer.forward(x, *others).sum()
-    ref = torch.autograd.grad(out, [eager[n] for n in learned], allow_unused=True)
-    for name, b in zip(learned, ref):
-        torch.testing.assert_close(g[name], b if b is not None else torch.zeros_like(g[name]),
-                                   msg=name)
+    if learned:
+        g = torch.func.grad(loss)({n: params[n] for n in learned}, x)
+        eager = dict(layer.named_parameters())
+        out = layer.forward(x, *others).sum()
+        ref = torch.autograd.grad(out, [eager[n] for n in learned], allow_unused=True)
+        for name, b in zip(learned, ref):
+            torch.testing.assert_close(g[name], b if b is not None else torch.zeros_like(g[name]),
+                                       msg=name)
+    elif x.is_floating_point():
+        gx = torch.func.grad(lambda xb: loss({}, xb))(x)
+        xl = x.detach().requires_grad_()
+        (want,) = torch.autograd.grad(layer.forward(xl, *others).sum(), xl)
+        torch.testing.assert_close(gx, want)
     if not others:
         per = torch.func.vmap(lambda xi: call(layer, params, xi.unsqueeze(0)).squeeze(0))(x)
         torch.testing.assert_close(per, layer.forward(x))

@@ -40,7 +40,8 @@ from .. import ops
 from .._errors import LoadError, NetgradError, NetValueError
 from ._bundle import DTYPES
 
-__all__ = ["ALLOWED_OPERATIONS", "TracedFunction", "trace_function", "function_from_data"]
+__all__ = ["ALLOWED_OPERATIONS", "TracedFunction", "trace_function", "graph_to_data",
+           "function_from_data"]
 
 MAX_NODES = 4096
 MAX_CONSTANT_ELEMENTS = 2**16
@@ -264,6 +265,39 @@ def trace_function(fn: Callable[..., Any], arity: int, where: str) -> dict[str, 
         with _Patched(namespaces):
             tracer = _Tracer()
             graph = tracer.trace(root)
+    except _Refused as e:
+        raise _refused_error(e, name, where) from None
+    except NetValueError:
+        raise
+    except Exception as e:  # noqa: BLE001 - fx TraceError, NameError, TypeError from user code
+        raise NetValueError("a saved function must be traceable: a fixed sequence of tensor "
+                            "operations (no Python control flow on tensor values)", where=where,
+                            got=f"tracing function {name} failed: {type(e).__name__}: {e}",
+                            fix="use torch.where / netgrad.ops.where instead of if/else on values"
+                            ) from None
+    return _encode_graph(graph, tracer.root, name, arity, where)
+
+
+def graph_to_data(module: fx.GraphModule, arity: int, where: str) -> dict[str, Any]:
+    """A torch.fx graph (a CompiledLayer's) as the same JSON data, without tracing it again."""
+    placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != arity:
+        raise NetValueError(f"the graph has {arity} inputs (placeholders)", where=where,
+                            got=f"got {len(placeholders)}")
+    return _encode_graph(module.graph, module, "graph", arity, where)
+
+
+def _refused_error(e: _Refused, name: str, where: str) -> NetValueError:
+    return NetValueError("a saved function may only use the operations netgrad can rebuild "
+                         "(netgrad.ops, listed torch functions, operators)", where=where,
+                         got=f"function {name} uses {e.what}",
+                         fix="write it with netgrad.ops or torch operations from "
+                             "netgrad.io.ALLOWED_OPERATIONS")
+
+
+def _encode_graph(graph: fx.Graph, root: Any, name: str, arity: int,
+                  where: str) -> dict[str, Any]:
+    try:
         by_id = {id(f): n for n, f in allowed_operations().items() if not n.startswith("Tensor.")}
         index: dict[fx.Node, int] = {}
         nodes: list[dict[str, Any]] = []
@@ -272,7 +306,7 @@ def trace_function(fn: Callable[..., Any], arity: int, where: str) -> dict[str, 
             if node.op == "placeholder":
                 entry: dict[str, Any] = {"op": "input"}
             elif node.op == "get_attr":
-                value = getattr(tracer.root, node.target)
+                value = getattr(root, node.target)
                 if not isinstance(value, torch.Tensor):
                     raise _refuse(f"a captured {type(value).__name__}")
                 entry = {"op": "constant", "value": _encode_tensor(value)}
@@ -286,19 +320,7 @@ def trace_function(fn: Callable[..., Any], arity: int, where: str) -> dict[str, 
             index[node] = len(nodes)
             nodes.append(entry)
     except _Refused as e:
-        raise NetValueError("a saved function may only use the operations netgrad can rebuild "
-                            "(netgrad.ops, listed torch functions, operators)", where=where,
-                            got=f"function {name} uses {e.what}",
-                            fix="write it with netgrad.ops or torch operations from "
-                                "netgrad.io.ALLOWED_OPERATIONS") from None
-    except NetValueError:
-        raise
-    except Exception as e:  # noqa: BLE001 - fx TraceError, NameError, TypeError from user code
-        raise NetValueError("a saved function must be traceable: a fixed sequence of tensor "
-                            "operations (no Python control flow on tensor values)", where=where,
-                            got=f"tracing function {name} failed: {type(e).__name__}: {e}",
-                            fix="use torch.where / netgrad.ops.where instead of if/else on values"
-                            ) from None
+        raise _refused_error(e, name, where) from None
     if len(nodes) > MAX_NODES:
         raise NetValueError(f"a saved function has at most {MAX_NODES} operations", where=where,
                             got=f"got {len(nodes)}")

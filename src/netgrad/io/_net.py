@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 
 from .._errors import LoadError, NetgradError, NetTypeError
@@ -50,7 +51,7 @@ from ..net._operators import OPERATOR_TYPES, Operator
 from .._shapes import Varying
 from ._bundle import (DEFAULT_LIMITS, DTYPES, Limits, PathLike, _short_repr, checked_path, read_bundle,
                       write_bundle)
-from ._function import MAX_ARITY, function_from_data, trace_function
+from ._function import MAX_ARITY, function_from_data, graph_to_data, trace_function
 from ..encoders._data import coder_from_data, coder_to_data
 
 __all__ = ["save", "load", "net_to_bundle", "net_from_bundle"]
@@ -165,6 +166,11 @@ class _Saver:
         arity = _function_arity(layer)
         if arity is not None:
             config["function"] = trace_function(layer.function, arity, where)
+        to_save: Any = getattr(layer, "function_to_save", None)
+        if to_save is not None:  # FunctionLayer, CompiledLayer
+            key, fn, n = to_save()
+            config[key] = graph_to_data(fn, n, where) if isinstance(fn, fx.GraphModule) \
+                else trace_function(fn, n, where)
         config = _config_to_json(config, where, "")
         arrays: dict[str, Any] = {}
         for n, a in state.arrays.items():
@@ -554,6 +560,14 @@ class _Loader:
                 raise self.fail("a ThreadingLayer with a saved function has its n", where=where,
                                 got=f"got config keys {sorted(config)}")
             config["function"] = function_from_data(config["function"], arity, where)
+        key = getattr(cls, "function_key", None)
+        if key is not None and isinstance(config.get(key), dict):
+            arity_of: Any = cls
+            arity = arity_of.function_arity_from_config(config)
+            if not isinstance(arity, int) or not 1 <= arity <= MAX_ARITY:
+                raise self.fail(f"a layer with a saved function names 1 to {MAX_ARITY} inputs",
+                                where=where, got=f"got inputs {_short(config.get('inputs'))}")
+            config[key] = function_from_data(config[key], arity, where)
         layer = cls.from_config(config)
         declared = self.ports(node["ports"], where)
         unknown = set(declared) - set(layer.input_names())

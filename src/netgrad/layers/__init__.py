@@ -27,6 +27,7 @@ from ._arrangement import (AppendLayer, ExtractLayer, OrderingLayer, PrependLaye
 from ._padding import PaddingLayer, ResizeLayer
 from ._combine import DotLayer, SummationLayer, TotalLayer, UnitVectorLayer
 from ._loss import ContrastiveLossLayer
+from ._function import CompiledLayer, FunctionLayer, PlaceholderLayer
 
 __all__ = [
     "Layer", "LAYER_TYPES", "register_layer", "LayerState", "ArrayState", "ARRAY_STATES",
@@ -44,4 +45,5 @@ __all__ = [
     "ConstantPlusLayer", "ConstantTimesLayer", "TransposeLayer", "ReplicateLayer", "AppendLayer",
     "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
     "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
+    "FunctionLayer", "CompiledLayer", "PlaceholderLayer",
 ]

@@ -182,7 +182,7 @@ class _AddElement(Layer):
     def get_config(self) -> dict[str, Any]:
         cfg = self._with_input({})
         if "Element" in self._declared and self._declared["Element"] is not None:
-            cfg["element"] = list(self._declared["Element"])  # type: ignore[arg-type]
+            cfg["element"] = list(self._declared["Element"])
         return cfg
 
 

@@ -89,4 +89,5 @@ def add_dtype_buffer(layer: torch.nn.Module) -> None:
 
 def float_dtype(layer: torch.nn.Module) -> torch.dtype:
     """The dtype such a layer produces: the running evaluation's precision, else its buffer's."""
-    return evaluation_dtype() or layer.dtype_of_output.dtype
+    buffer = layer._buffers.get("dtype_of_output")
+    return evaluation_dtype() or (buffer.dtype if buffer is not None else torch.get_default_dtype())

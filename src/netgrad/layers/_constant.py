@@ -26,6 +26,7 @@ class _NoInput(Layer):
     """A layer with no input port: ``forward(batch=n)`` gives ``n`` examples."""
 
     input_ports = ()
+    shape: tuple[int, ...] | None
 
     def run_batch(self, n: int) -> dict[str, torch.Tensor]:
         """The outputs for a batch of ``n`` examples (what a NetGraph calls; fires hooks)."""
@@ -39,9 +40,11 @@ class _NoInput(Layer):
         if value is not None:
             t = value.detach() if isinstance(value, torch.Tensor) else \
                 torch.as_tensor(value, dtype=torch.get_default_dtype())
-            if shape is not None and tuple(t.shape) != shape_arg(shape, "shape", where):
-                raise ShapeError(f"the array must have the given shape {fmt_shape(shape_arg(shape, 'shape', where))}",
-                                 where=where, got=f"got an array of shape {fmt_shape(tuple(t.shape))}",
+            want = shape_arg(shape, "shape", where)
+            if shape is not None and tuple(t.shape) != want:
+                raise ShapeError(f"the array must have the given shape {fmt_shape(want)}",
+                                 where=where,
+                                 got=f"got an array of shape {fmt_shape(tuple(t.shape))}",
                                  fix="give only the array, or a matching shape")
             return t, tuple(t.shape)
         if shape is None:
@@ -51,7 +54,7 @@ class _NoInput(Layer):
         return None, shape_arg(shape, "shape", where)
 
     def get_config(self) -> dict[str, Any]:
-        return {"shape": list(self.shape)}
+        return {"shape": list(self.shape or ())}
 
 
 @register_layer
@@ -163,14 +166,15 @@ class RandomArrayLayer(_NoInput):
         self._setup()
 
     def forward(self, batch: int = 1) -> torch.Tensor:
-        shape = (batch, *self.shape)  # type: ignore[misc]
-        kw = {"dtype": float_dtype(self), "device": self.dtype_of_output.device}
+        shape = (batch, *(self.shape or ()))
+        dtype, device = float_dtype(self), self._device_dtype()[0]
         if self.distribution == "Normal":
-            return torch.randn(shape, **kw).mul_(self.std).add_(self.mean)
-        return torch.rand(shape, **kw).mul_(self.high - self.low).add_(self.low)
+            return torch.randn(shape, dtype=dtype, device=device).mul_(self.std).add_(self.mean)
+        return torch.rand(shape, dtype=dtype, device=device).mul_(self.high - self.low) \
+            .add_(self.low)
 
     def get_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"shape": list(self.shape), "distribution": self.distribution}  # type: ignore[arg-type]
+        cfg: dict[str, Any] = {"shape": list(self.shape or ()), "distribution": self.distribution}
         if self.distribution == "Normal":
             cfg.update(mean=self.mean, std=self.std)
         else:

@@ -69,7 +69,7 @@ def _call_robustly(fn: Callable[..., torch.Tensor], *xs: torch.Tensor) -> torch.
     for every layer that runs a user's function)."""
     with ops.robust():
         y = _limits.call(fn, *xs)
-    if not isinstance(y, torch.Tensor):
+    if not isinstance(y, (torch.Tensor, tuple, list, dict)):  # (several outputs: FunctionLayer)
         y = torch.as_tensor(y, dtype=xs[0].dtype, device=xs[0].device)
     return y
 
