@@ -8,6 +8,8 @@ ordinary ``except ValueError`` clauses work.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "NetgradError",
     "NetValueError",
@@ -92,7 +94,13 @@ class UninitializedError(NetValueError):
 
 
 class NonFiniteError(NetgradError, FloatingPointError):
-    """A NaN or infinity appeared where the mathematics is finite."""
+    """A NaN or infinity appeared where the mathematics is finite; ``report`` holds the facts
+    (a :class:`netgrad.debug.NonFiniteReport`)."""
+
+    def __init__(self, rule: str, *, where: str | None = None, got: str | None = None,
+                 fix: str | None = None, report: Any = None):
+        self.report = report
+        super().__init__(rule, where=where, got=got, fix=fix)
 
 
 class LoadError(NetValueError):

@@ -141,7 +141,8 @@ def resolve_gradient(net: NetModule, spec: NetPortGradient) -> Target:
         raise NetKeyError(f"{kind} has no input port or array {s!r}", where=kind,
                           got=f"got {spec!r}", fix=fix)
     if isinstance(s, tuple):
-        node, canon = net, []
+        node: NetModule = net
+        canon: list[str] = []
         for i, part in enumerate(s[:-1]):
             names = node.vertex_names()
             if not names:

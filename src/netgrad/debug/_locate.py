@@ -307,9 +307,10 @@ def locate_backward(record: EvaluationRecord, *, wrt: list[Target] | None = None
         # The asked-for gradients, in order: the first bad one names the origin.
         for t in wrt:
             if t.kind == "input":
-                g = cot.get(("in", t.port))
-                if g is None or _finite(g):
+                cot_in = cot.get(("in", t.port))
+                if cot_in is None or _finite(cot_in):
                     continue
+                g = cot_in
                 event = taint.get(("in", t.port))
                 spec = NetPortGradient(t.port)
             else:

@@ -65,7 +65,7 @@ class FirstNonFinite(TorchDispatchMode):
                         not bool(torch.isfinite(o).all()):
                     node = torch._C._current_autograd_node()
                     self.origins.append(Origin(name.rstrip("_"), node.name() if node else None,
-                                               kept, o.detach().clone()))
+                                               kept or [], o.detach().clone()))
                     break
         return out
 

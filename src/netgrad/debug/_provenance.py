@@ -53,9 +53,11 @@ def check_forward(record: EvaluationRecord, outputs: Mapping[str, torch.Tensor])
     eager = session._bad if session is not None else None
     bad = next(p for p, t in outputs.items() if not all_finite([t]))
     seen_at = f'output "{bad}"'
+    report: NonFiniteReport | None
     with (session.paused() if session is not None else contextlib.nullcontext()):
         if eager is not None:
-            report = _explain_forward(net, _EagerCall(eager), eager.ins, eager.port, eager.out,
+            report = _explain_forward(net, _EagerCall(eager),  # type: ignore[arg-type]
+                                      eager.ins, eager.port, eager.out,
                                       {p: ("layer", p) for p in eager.ins}, batch, seen_at)
         else:
             with record.replaying():

@@ -161,6 +161,5 @@ class NonFiniteReport:
 
     def to_error(self) -> NonFiniteError:
         """The :class:`netgrad.NonFiniteError` for this report (``error.report`` is ``self``)."""
-        err = NonFiniteError(self.headline(), where=self.location(), got=self.got(), fix=self.fix())
-        err.report = self
-        return err
+        return NonFiniteError(self.headline(), where=self.location(), got=self.got(),
+                              fix=self.fix(), report=self)

@@ -107,7 +107,7 @@ def _fixed_arity(fn: Callable[..., Any], n: int) -> Callable[..., Any]:
     """A plain function of exactly ``n`` positional tensors calling ``fn`` (so fx sees n inputs)."""
     # fx makes one placeholder per argument of the root's code object, so the root must
     # have exactly n named arguments (a *args root gives a single tuple placeholder).
-    wrappers = {
+    wrappers: dict[int, Callable[..., Any]] = {
         1: lambda x1: fn(x1),
         2: lambda x1, x2: fn(x1, x2),
         3: lambda x1, x2, x3: fn(x1, x2, x3),
@@ -185,7 +185,8 @@ def _op_name(node: fx.Node, by_id: dict[int, str]) -> str:
 
 def _describe_target(target: Any) -> str:
     module = getattr(target, "__module__", None) or ""
-    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(target))
+    name = str(getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+               or repr(target))
     if module in ("torch._VariableFunctions", "torch._C._VariableFunctions") or \
             name.startswith("_VariableFunctionsClass."):
         return f"torch.{name.split('.')[-1]}"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
@@ -66,7 +66,8 @@ class LayerState:
 class ArrayLayer(NetModule):
     """The array half of :class:`netgrad.layers.Layer`: declared arrays, their state, saving."""
 
-    array_names: ClassVar[tuple[str, ...]] = ()
+    #: The declared arrays (a class attribute; an instance may drop one, e.g. biases=False).
+    array_names: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         super().__init__()

@@ -52,7 +52,7 @@ class Layer(ArrayLayer):
     input_ports: ClassVar[tuple[str, ...]] = ("Input",)
     output_ports: ClassVar[tuple[str, ...]] = ("Output",)
     variadic: ClassVar[bool] = False
-    integer_input_ports: ClassVar[frozenset[str]] = frozenset()
+    integer_input_ports: frozenset[str] = frozenset()  # a layer may set its own
     #: How the layer treats sequence inputs (shape ``(Varying, ...)``; the batch is padded to
     #: ``(batch, max_length, ...)`` and each sequence's length travels with it):
     #:
@@ -86,7 +86,7 @@ class Layer(ArrayLayer):
     # ---- ports ---------------------------------------------------------------------------
     def input_names(self) -> tuple[str, ...]:
         if self.variadic:
-            return tuple(f"Input{i + 1}" for i in range(self._arity))
+            return tuple(f"Input{i + 1}" for i in range(self._arity or 0))
         return self.input_ports
 
     def output_names(self) -> tuple[str, ...]:

@@ -151,6 +151,11 @@ class PoolingLayer(Layer):
 
     def effective_power(self) -> torch.Tensor:
         """``p`` as used by the pooling: ``()`` or ``(C,)`` (with the floor applied)."""
+        if self.Power is None:
+            raise NetValueError("PoolingLayer's channel count is unknown, so it has no "
+                                "per-channel Power yet", where="PoolingLayer",
+                                got="got no Power array", fix="declare it: PoolingLayer(..., "
+                                                              "input=(C, ...))")
         raw = self.Power if self.learn_power else self.Power.detach()
         if self.power_floor is None:
             return raw
@@ -183,8 +188,9 @@ class PoolingLayer(Layer):
         if self.uses_power:
             cfg.update(power=self.power, learn_power=self.learn_power,
                        power_per_channel=self.power_per_channel, power_floor=self.power_floor)
-        if self._shapes.get("Input") is not None:
-            cfg["input"] = list(self._shapes["Input"])
+        shape = self._shapes.get("Input")
+        if shape is not None:
+            cfg["input"] = list(shape)
         return cfg
 
     def config_text(self) -> str:

@@ -118,23 +118,24 @@ class CatenateLayer(Layer):
         self._setup()
 
     def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
-        if any(s is None for s in shapes.values()):
+        known = [s for s in shapes.values() if s is not None]
+        if len(known) < len(shapes):
             return {"Output": None}
-        ranks = {len(s) for s in shapes.values()}
+        ranks = {len(s) for s in known}
         got = "got " + ", ".join(f"{k} {fmt_shape(v)}" for k, v in shapes.items())
         if len(ranks) != 1:
             raise ShapeError("inputs must have the same rank", where="CatenateLayer", got=got,
                              fix="reshape the inputs to one rank first (ReshapeLayer)")
         (rank,) = ranks
         (lv,) = resolve_levels(self.level, rank, "CatenateLayer")
-        first = next(iter(shapes.values()))
-        for s in shapes.values():
+        first = known[0]
+        for s in known:
             if s[:lv - 1] + s[lv:] != first[:lv - 1] + first[lv:]:
                 raise ShapeError(f"inputs must agree in every dimension but level {self.level}",
                                  where="CatenateLayer", got=got,
                                  fix="join along the level where they differ, e.g. "
                                      f"CatenateLayer({_first_difference(s, first)})")
-        total = sum(s[lv - 1] for s in shapes.values())
+        total = sum(int(s[lv - 1]) for s in known)
         return {"Output": first[:lv - 1] + (total,) + first[lv:]}
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
