@@ -137,6 +137,23 @@ SAMPLES: dict[str, list[Sample]] = {
                lambda x, w: ops.rms_norm(x, (4,), w), label="regular"),
         Sample(lambda d: (torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, -2.0]], dtype=d),),
                lambda x: ops.rms_norm(x, (3,), eps=0.0), label="zero row, eps 0")],
+    # attention (ops/_attention.py): regular, a boolean mask with a fully masked query row,
+    # an additive mask with -inf (the row's gradient is 0, never NaN)
+    "scaled_dot_product_attention": [
+        Sample(lambda d: (_u(-1, 1, (1, 2, 3, 2))(d)[0], _u(-1, 1, (1, 2, 4, 2), 1)(d)[0],
+                          _u(-1, 1, (1, 2, 4, 3), 2)(d)[0]),
+               ops.scaled_dot_product_attention, label="regular"),
+        Sample(lambda d: (_u(-1, 1, (2, 3, 2))(d)[0], _u(-1, 1, (2, 4, 2), 1)(d)[0],
+                          _u(-1, 1, (2, 4, 2), 2)(d)[0]),
+               lambda q, k, v: ops.scaled_dot_product_attention(
+                   q, k, v, torch.tensor([[True, False, True, True], [False] * 4,
+                                          [True, True, False, False]])),
+               label="a fully masked row"),
+        Sample(lambda d: (_u(-1, 1, (1, 3, 2))(d)[0], _u(-1, 1, (1, 3, 2), 1)(d)[0],
+                          _u(-1, 1, (1, 3, 2), 2)(d)[0],
+                          torch.tensor([[0.0, -math.inf, 0.5], [-math.inf] * 3, [0.3, 0.0, -1.0]],
+                                       dtype=d)),
+               ops.scaled_dot_product_attention, wrt=(0, 1, 2), label="additive -inf")],
 }
 
 

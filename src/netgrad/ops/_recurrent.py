@@ -41,14 +41,23 @@ __all__ = ["lstm", "gru", "rnn_tanh"]
 
 
 # ----------------------------------------------------------------------------- steps
-def _lstm_step(gx, h, c, w_hh, b_hh):
+def _lstm_step(gx, h, c, w_hh, b_hh, linear):
     i, f, g, o = add(gx, linear(h, w_hh, b_hh)).chunk(4, -1)
     return logistic_sigmoid(i), logistic_sigmoid(f), tanh(g), logistic_sigmoid(o)
+
+
+def _linear():
+    """The affine map of the composition: netgrad's linear (strong zeros in its backward); while
+    tracing, torch's until linear is a registry rule (its products are then optimistic, as the
+    sync-free matmul is)."""
+    from ._registry import RULES
+    return linear if not tracing() or "linear" in RULES else torch.nn.functional.linear
 
 
 def _run(kind, x, lengths, states, w_ih, w_hh, b_ih, b_hh, state_keep=None, update_keep=None):
     """The composition: one step at a time; finished sequences keep their state."""
     T = x.shape[1]
+    linear = _linear()
     gx_all = linear(x, w_ih, b_ih)
     active = None if lengths is None else \
         (torch.arange(T, device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1)
@@ -59,7 +68,7 @@ def _run(kind, x, lengths, states, w_ih, w_hh, b_ih, b_hh, state_keep=None, upda
         hs = h if state_keep is None else mul(h, state_keep)
         gx = gx_all[:, t]
         if kind == "lstm":
-            i, f, g, o = _lstm_step(gx, hs, states[1], w_hh, b_hh)
+            i, f, g, o = _lstm_step(gx, hs, states[1], w_hh, b_hh, linear)
             if update_keep is not None:
                 g = mul(g, update_keep)
             c = add(mul(f, states[1]), mul(i, g))
