@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.func import functional_call, grad, vmap
 
-from netgrad import ops
+from netgrad import NetInitialize, ops
 from netgrad.layers import AttentionLayer, GatedRecurrentLayer, LongShortTermMemoryLayer
 
 D = torch.float64
@@ -94,23 +94,21 @@ def test_attention_layer_compiled_and_under_torch_func():
     assert torch.equal(g[1, 2:], torch.zeros(2, 4, dtype=D))
 
 
-def test_recurrent_layers_under_functional_call_and_compile():
-    for layer in (LongShortTermMemoryLayer(3, input=("Varying", 2)),
-                  GatedRecurrentLayer(3, input=("Varying", 2))):
-        from netgrad import NetInitialize
-        layer = NetInitialize(layer, seed=0).to(D)
-        params = {k: v.detach() for k, v in layer.named_parameters()}
-        x = torch.randn(3, 4, 2, dtype=D)
-        name = next(iter(params))
+@pytest.mark.parametrize("cls", [LongShortTermMemoryLayer, GatedRecurrentLayer])
+def test_recurrent_layers_under_functional_call_and_compile(cls):
+    layer = NetInitialize(cls(3, input=("Varying", 2)), seed=0).to(D)
+    params = {k: v.detach() for k, v in layer.named_parameters()}
+    x = torch.randn(3, 4, 2, dtype=D)
+    name = next(iter(params))
 
-        def loss(p, x):
-            return functional_call(layer, {**params, name: p}, (x,),
-                                   {"lengths": LENGTHS})["Output"].sum()
+    def loss(p, x):
+        return functional_call(layer, {**params, name: p}, (x,),
+                               {"lengths": LENGTHS})["Output"].sum()
 
-        g = grad(loss)(params[name], x)
-        p = params[name].clone().requires_grad_()
-        (want,) = torch.autograd.grad(loss(p, x), p)
-        torch.testing.assert_close(g, want, rtol=1e-10, atol=1e-12)
+    g = grad(loss)(params[name], x)
+    p = params[name].clone().requires_grad_()
+    (want,) = torch.autograd.grad(loss(p, x), p)
+    torch.testing.assert_close(g, want, rtol=1e-10, atol=1e-12)
     want_c, got_c = _eager_and_compiled(
         lambda x: layer.forward(x[:, :2], lengths=torch.tensor([2, 1, 2]))["Output"], x)
     torch.testing.assert_close(got_c[0], want_c[0], rtol=1e-10, atol=1e-12)
