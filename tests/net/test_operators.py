@@ -12,6 +12,14 @@ from netgrad import (CatenateLayer, EmbeddingLayer, LinearLayer, LongShortTermMe
                      NetPairEmbeddingOperator, NetPort, NetPortGradient, SequenceBatch,
                      SequenceLastLayer, ThreadingLayer)
 
+
+@pytest.fixture(autouse=True)
+def _seed_every_test():
+    """Each test draws from the global RNG in a fixed state (gradgradcheck's output gradients
+    too), whatever ran before it on the same worker."""
+    torch.manual_seed(0)
+
+
 RNG = np.random.default_rng(0)
 SEQS = [RNG.normal(size=(n, 2)) for n in (4, 1, 3)]
 F64 = {"precision": "float64"}

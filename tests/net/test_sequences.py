@@ -11,6 +11,14 @@ from netgrad import (AggregationLayer, AttentionLayer, CrossEntropyLossLayer, Em
                      NetPort, NetPortGradient, SequenceBatch, SequenceLastLayer, SoftmaxLayer,
                      ThreadingLayer)
 
+
+@pytest.fixture(autouse=True)
+def _seed_every_test():
+    """Each test draws from the global RNG in a fixed state (gradgradcheck's output gradients
+    too), whatever ran before it on the same worker."""
+    torch.manual_seed(0)
+
+
 RNG = np.random.default_rng(0)
 SEQS = [RNG.normal(size=(n, 3)) for n in (5, 2, 4)]
 
