@@ -19,6 +19,7 @@ def test_readme_examples_run(capsys):
     assert "1.6510e-30" in out
     assert "\nTrue\n" in out                      # finite Power gradients on all-zero windows
     assert "15 max_training_rounds=15 reached" in out
+    assert "True 0.0" in out
     assert "(3, 64, 64) False True" in out          # the red-channel NetPortGradient example
     assert namespace["label"] in ("circle", "square", "triangle") and len(namespace["top"]) == 2
 

@@ -33,7 +33,7 @@ def run_and_kill(folder, every_seconds, rounds, until):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="error")
     proc = subprocess.Popen([sys.executable, WORKER, "checkpoint", str(folder), every_seconds,
                              str(rounds)], env=env, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180   # a safety net only: under heavy load the first call is slow
     try:
         while time.monotonic() < deadline:
             if until(checkpoints(folder)) or proc.poll() is not None:

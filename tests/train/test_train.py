@@ -215,9 +215,11 @@ def test_results_plot(tmp_path):
     net = NetChain([LinearLayer(3), SoftmaxLayer()], input=2)
     r = train(net, (x, labels), validation_set=(x[:20], labels[:20]), max_training_rounds=3,
               seed=0, results=True, progress=False)
-    ax = r.plot()
-    assert len(ax.lines) == 3
-    ax.figure.savefig(tmp_path / "loss.png")
+    fig = r.plot()
+    (ax,) = fig.axes
+    labels = [line.get_label() for line in ax.lines]
+    assert labels == ["batch", "training", "validation", "returned net"]
+    fig.savefig(tmp_path / "loss.png")
 
 
 # ---- the divergence guard ------------------------------------------------------------------
@@ -284,9 +286,10 @@ def small():
                                                 r"vertices \['0', '1'\]"),
     ({"target_device": "TPU"}, r'target_device is "CPU" or "GPU"; got \'TPU\''),
     ({"checkpoint": {"every_rounds": 1}}, r'checkpoint needs "dir".*Fix'),
-    ({"training_stopping_criterion": {"patience": 0}}, r"patience is a positive int; got 0"),
+    ({"training_stopping_criterion": {"patience": 0}}, r"patience is an int ≥ 1; got 0. Fix"),
     ({"loss": "Output2"}, r"the loss names an output port.*got 'Output2'.*Fix"),
-    ({"precision": "float16"}, r'precision is "float32" or "float64"; got \'float16\''),
+    ({"precision": "float16"}, r'half precision is used in the forward pass only.*got \'float16\'.*'
+                               r'Fix: precision=\("Mixed", \'float16\'\)'),
 ])
 def test_bad_options_say_where_rule_got_fix(kwargs, match):
     net, x, labels = small()

@@ -9,12 +9,14 @@ netgrad[plot]``).
 * :func:`gradient_image`: a net's input gradient on an image, signed, in a diverging colour map
   beside the image;
 * :func:`net_graph`: a net drawn as boxes (name, type, port shapes) and arrows;
-* ``training_curves(results)``: loss curves of a training run (``netgrad.plot._training``).
+* :func:`training_curves`: the loss and any measurement of a training run, per round
+  (``TrainingResults.plot`` draws it).
 """
 
 from __future__ import annotations
 
 from ._graph import net_graph
 from ._image import DIVERGING, gradient_image, image
+from ._training import training_curves
 
-__all__ = ["image", "gradient_image", "net_graph", "DIVERGING"]
+__all__ = ["image", "gradient_image", "net_graph", "DIVERGING", "training_curves"]

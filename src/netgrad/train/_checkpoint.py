@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import Any
 
 import torch
@@ -85,11 +86,16 @@ def _restore_optimizer(opt: torch.optim.Optimizer, meta: dict[str, Any],
 def save_checkpoint(directory: str, *, module: torch.nn.Module, net: torch.nn.Module,
                     optimizer: torch.optim.Optimizer, round_index: int, batch: int, step: int,
                     extra: dict[str, Any], keep: int,
-                    more_tensors: dict[str, torch.Tensor] | None = None) -> str:
+                    more_tensors: dict[str, torch.Tensor] | None = None,
+                    scheduler: Any = None, scaler: Any = None) -> str:
     """Write one checkpoint; keep the ``keep`` newest. Returns its path."""
     from ..io import write_bundle
     os.makedirs(directory, exist_ok=True)
     opt_meta, opt_tensors = _optimizer_tensors(optimizer)
+    if scheduler is not None:
+        extra = dict(extra, scheduler=_jsonable(scheduler.state_dict()))
+    if scaler is not None:
+        extra = dict(extra, scaler=_jsonable(scaler.state_dict()))
     tensors: dict[str, torch.Tensor] = {f"state/{k}": v.detach()
                                         for k, v in module.state_dict().items()}
     tensors.update(opt_tensors)
@@ -115,6 +121,28 @@ def save_checkpoint(directory: str, *, module: torch.nn.Module, net: torch.nn.Mo
         except FileNotFoundError:
             pass
     return path
+
+
+def _jsonable(d: Any) -> Any:
+    """A scheduler's or scaler's state dict as JSON data (numbers, lists, dicts)."""
+    if isinstance(d, dict):
+        return {str(k): _jsonable(v) for k, v in d.items() if not callable(v)}
+    if isinstance(d, (list, tuple)):
+        return [_jsonable(v) for v in d]
+    if isinstance(d, torch.Tensor):
+        return d.tolist()
+    return d
+
+
+def restore_schedule(meta: dict[str, Any], scheduler: Any, scaler: Any) -> None:
+    """Put a checkpoint's scheduler and GradScaler state back (when both sides have them)."""
+    if scheduler is not None and "scheduler" in meta:
+        sd = dict(meta["scheduler"])
+        if "_schedulers" in sd:          # SequentialLR keeps its schedulers' states as a list
+            sd["_schedulers"] = list(sd["_schedulers"])
+        scheduler.load_state_dict(sd)
+    if scaler is not None and "scaler" in meta:
+        scaler.load_state_dict(meta["scaler"])
 
 
 def latest_checkpoint(directory: str) -> str:
@@ -187,3 +215,121 @@ def restore(path: str, meta: dict[str, Any], tensors: dict[str, torch.Tensor], *
     for _, layer, name in getattr(module, "named_arrays", lambda: [])():
         layer._uninitialized.discard(name)
     _restore_optimizer(optimizer, meta["optimizer"], tensors)
+
+
+# ---- the checkpoint plugin, and what a resumed run must share with the one it continues -----
+
+from ._state import Plugin, TrainState  # noqa: E402
+
+
+class Checkpointer(Plugin):
+    """Writes checkpoints every N rounds and/or every S seconds (the main process only)."""
+
+    def __init__(self, plan) -> None:
+        self.plan = plan
+        self.last = time.monotonic()
+
+    def save(self, state: TrainState, batch: int) -> None:
+        if not state.dist.main:
+            return
+        extra = {"seed": state.seed, "results": state.results.to_json(),
+                 "world": state.dist.world, "run": run_fingerprint(state)}
+        if state.best_state is not None:
+            extra["best"] = True
+            extra["best_value"] = state.best_value
+        path = save_checkpoint(self.plan.directory, module=state.module, net=state.work,
+                               optimizer=state.optimizer, scheduler=state.scheduler,
+                               scaler=state.scaler, round_index=state.round, batch=batch,
+                               step=state.step, extra=extra, keep=self.plan.keep,
+                               more_tensors={f"best/{k}": v for k, v in
+                                             (state.best_state or {}).items()})
+        files = state.results.checkpointing_files
+        files.append(path)
+        existing = {p for _, p in _list(self.plan.directory)}
+        files[:] = [f for f in files if f in existing]
+        self.last = time.monotonic()
+
+    def start(self, state: TrainState) -> None:
+        if state.dist.main:
+            cleanup_temporaries(self.plan.directory)
+        self.last = time.monotonic()
+
+    def after_batch(self, state: TrainState) -> None:
+        if self.plan.every_seconds is not None and state.source.resumable_within_round and \
+                time.monotonic() - self.last >= self.plan.every_seconds and not state.stop_reason:
+            self.save(state, state.batch)
+
+    def after_round(self, state: TrainState) -> None:
+        every = self.plan.every_rounds
+        if every is not None and (state.round % every == 0 or state.round >= state.max_rounds
+                                  or state.stop_reason):
+            self.save(state, 0)
+
+    def finish(self, state: TrainState) -> None:
+        # stopped mid-round (time_goal, max_batches): keep the position, when it can be resumed
+        if state.batch and state.source.resumable_within_round:
+            self.save(state, state.batch)
+
+
+def _structure(module: torch.nn.Module) -> list[list[Any]]:
+    return [[k, list(v.shape)] for k, v in module.state_dict().items()]
+
+
+def run_fingerprint(state: TrainState) -> dict[str, Any]:
+    """What a resumed run must share with the run that wrote the checkpoint."""
+    o = state.options
+    return {"examples": state.source.num_examples, "batch_size": o.batch_size,
+            "accumulation_steps": o.accumulation_steps, "world": state.dist.world,
+            "structure": _structure(state.module),
+            "options": {"method": o.method.name, "method_options": {k: list(v) if isinstance(v, tuple)
+                                                                   else v for k, v in o.method.kwargs.items()},
+                        "learning_rate": o.learning_rate,
+                        "learning_rate_schedule": o.schedule.describe(),
+                        "precision": o.precision.describe(),
+                        "gradient_clipping": [o.clipping.value, o.clipping.norm],
+                        "loss": state.training.description}}
+
+
+def check_resume(meta: dict[str, Any], state: TrainState, path: str) -> None:
+    """Refuse (net structure, batch size, accumulation, process count) or warn (data size,
+    options) when this call differs from the run that wrote the checkpoint, naming the
+    difference. Checkpoints written before this check existed have no record: accepted."""
+    import warnings
+
+    from ._results import ResumeWarning
+    old = meta.get("run")
+    if not old:
+        return
+    new = run_fingerprint(state)
+    where = f"{WHERE}, resume ({os.path.basename(path)})"
+    if old["structure"] != new["structure"]:
+        a = {k: s for k, s in old["structure"]}
+        b = {k: s for k, s in new["structure"]}
+        diff = next(([k, a.get(k), b.get(k)] for k in list(a) + list(b) if a.get(k) != b.get(k)), None)
+        raise LoadError("the checkpoint must come from training the same net",
+                        where=where, got=f"got array {diff[0]} of shape {diff[2]} here and "
+                                         f"{diff[1]} in the checkpoint" if diff else "got another net",
+                        fix="pass the same net (and loss) that wrote the checkpoint")
+    for key, fix in (("batch_size", "batch_size={old}"), ("accumulation_steps", "accumulation_steps={old}")):
+        if old.get(key) != new.get(key):
+            raise NetValueError(f"a resumed run keeps the {key} of the run it continues (the "
+                                "position in the round is counted in its batches)", where=where,
+                                got=f"got {key}={new.get(key)} here and {old.get(key)} in the checkpoint",
+                                fix=f"pass {fix.format(old=old.get(key))}, or start afresh without resume")
+    if old.get("world") != new.get("world") and meta.get("batch", 0):
+        raise NetValueError("a run checkpointed mid-round resumes on the same number of processes",
+                            where=where, got=f"got {new.get('world')} processes here and "
+                                             f"{old.get('world')} in the checkpoint",
+                            fix="resume with the same torchrun --nproc_per_node, or from a "
+                                "checkpoint written at the end of a round")
+    changes = []
+    if old.get("examples") != new.get("examples"):
+        changes.append(f"the data has {new.get('examples')} examples here and "
+                       f"{old.get('examples')} in the checkpoint's run (the shuffling differs)")
+    for k, v in new["options"].items():
+        if old["options"].get(k) != v:
+            changes.append(f"{k} is {v!r} here and {old['options'].get(k)!r} in the checkpoint's run")
+    if changes:
+        warnings.warn(f"{where}: resuming a run that differs from this call: " + "; ".join(changes)
+                      + ". The new values are used; pass the old ones for an exact continuation.",
+                      ResumeWarning, stacklevel=4)

@@ -34,7 +34,8 @@ from ..net._evaluate import _to_tensor
 from ..net._shapes import describe_shape, fmt_shape
 from ._options import WHERE
 
-__all__ = ["split_example_data", "Source", "InMemory", "Stream", "make_source", "round_seed"]
+__all__ = ["split_example_data", "Source", "InMemory", "Stream", "make_source", "round_seed",
+           "check_labels", "check_not_empty"]
 
 TARGET = "Target"
 
@@ -252,6 +253,7 @@ class Stream(Source):
         self.kind, self.data, self.convert, self.split = kind, data, convert, split
         self.batch_size, self.seed, self.rank, self.world = batch_size, seed, rank, world
         self.expected = expected
+        self.labels: dict[str, int] = {}
         self._first: Any = None
         self.resumable_within_round = kind == "dataset"
         if kind == "dataset":
@@ -259,6 +261,7 @@ class Stream(Source):
         if kind == "iterator":
             self._iter = iter(data)
         self.exhausted = False
+        self.what = "data"
 
     def peek(self) -> Any:
         """A first batch (for shapes and the automatic loss), without losing it."""
@@ -301,7 +304,9 @@ class Stream(Source):
         if isinstance(batch, list) and len(batch) == 2:  # DataLoader collates pairs to lists
             batch = tuple(batch)
         t = self.convert(self.split(batch))
-        _check_shapes(t, self.expected, "data")
+        _check_shapes(t, self.expected, self.what)
+        if self.labels:
+            check_labels(t, self.labels, self.what)
         return _shard(t, self.rank, self.world)
 
     def batches(self, round_index, skip):
@@ -357,3 +362,38 @@ def make_source(data: Any, *, input_ports: Sequence[str], target_ports: Sequence
                            got=f"got a list of {type(data[0]).__name__}",
                            fix="pass (inputs, targets) for arrays of inputs and targets")
     return "memory", split_example_data(data, input_ports, target_ports, own_loss, what)
+
+
+def check_labels(tensors: Mapping[str, torch.Tensor], classes: Mapping[str, int], what: str) -> None:
+    """Class indices lie in 0..C-1 (checked once for in-memory data, per batch on the host for
+    streams, never inside a step). Wolfram's 1-based labels 1..C are recognized and named."""
+    for port, k in classes.items():
+        t = tensors.get(port)
+        if t is None or t.numel() == 0 or t.is_floating_point():
+            continue
+        lo, hi = (int(v) for v in torch.aminmax(t))
+        if 0 <= lo and hi < k:
+            continue
+        where = f'{WHERE}, {what}, port "{port}"'
+        if lo >= 1 and hi == k:
+            raise NetValueError(f"class indices are 0-based: 0 to {k - 1} for {k} classes",
+                                where=where, got=f"got labels from {lo} to {hi}, which look "
+                                                 "1-based (as in Wolfram Language)",
+                                fix="subtract 1 from the labels, e.g. (x, labels - 1)")
+        flat = t.reshape(-1)
+        i = int(((flat < 0) | (flat >= k)).nonzero()[0, 0])
+        example = i // max(flat.numel() // max(t.shape[0], 1), 1) if t.dim() else 0
+        raise NetValueError(f"class indices lie in 0 to {k - 1} (the net's output has {k} "
+                            "classes)", where=where,
+                            got=f"got labels from {lo} to {hi}; the first out of range is "
+                                f"{int(flat[i])}, in example {example}",
+                            fix=f"give the output layer as many classes as there are labels "
+                                f"(e.g. LinearLayer({hi + 1}) before the SoftmaxLayer), or map "
+                                f"the labels to 0..{k - 1}")
+
+
+def check_not_empty(n: int, what: str) -> None:
+    if n == 0:
+        raise NetValueError(f"{'training' if what == 'data' else 'validation'} data has at least "
+                            "one example", where=f"{WHERE}, {what}", got="got 0 examples",
+                            fix="pass arrays whose first dimension (the examples) is not 0")

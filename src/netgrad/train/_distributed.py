@@ -57,6 +57,18 @@ class Distributed:
         if self.active:
             dist.all_reduce(flat, op=dist.ReduceOp.SUM)
 
+    def all_reduce_gradients(self, grads: list[torch.Tensor], loss_sum: torch.Tensor) -> torch.Tensor:
+        """Sum every gradient and the loss sum over the processes in **one** collective (one
+        flat buffer); the gradients become the mean over processes, in place. Returns the
+        global loss sum. Every process then sees the same values, so the guard's decision
+        (apply, replay or skip) is the same everywhere without another collective."""
+        flat = torch.cat([g.reshape(-1) for g in grads]
+                         + [loss_sum.detach().reshape(1).to(grads[0].dtype)])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        views = flat[:-1].div_(self.world).split([g.numel() for g in grads])
+        torch._foreach_copy_(grads, [v.view_as(g) for v, g in zip(views, grads)])
+        return flat[-1]
+
     def agree(self, flag: bool) -> bool:
         """True when every process says True."""
         if not self.active:

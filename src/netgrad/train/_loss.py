@@ -14,7 +14,7 @@ The training net's ports: the net's inputs, plus ``"Target"`` (one loss layer) o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,10 @@ class TrainingNet:
     loss_ports: tuple[str, ...]
     target_ports: dict[str, str]  # graph target port → output port of the net it belongs to
     description: str
+    # output port of the net → (graph output port carrying it, target port, target kind,
+    # number of classes): what measurements compare; kind is "index", "probabilities",
+    # "binary" or "regression"
+    measured: dict[str, tuple[str, str, str, int | None]] = field(default_factory=dict)
 
 
 def ends_in_softmax(net: NetModule, port: str) -> bool:
@@ -70,11 +74,13 @@ def _auto_loss(net: NetModule, port: str, target_sample: Any) -> Layer:
     return CrossEntropyLossLayer("Index")
 
 
-def attach_loss(net: NetModule, loss: Any, target_sample: Any = None) -> TrainingNet:
+def attach_loss(net: NetModule, loss: Any, target_sample: Any = None,
+                expose_outputs: bool = False) -> TrainingNet:
     """Build the training net for ``net`` and the ``loss`` option (see the module doc).
 
     ``target_sample`` (a batch of targets, when known) decides between index and probability
-    targets for an automatic cross-entropy loss.
+    targets for an automatic cross-entropy loss. ``expose_outputs`` also makes the net's outputs
+    that have a loss outputs of the training net (for measurements).
     """
     where = f"{WHERE}, loss"
     outputs = list(net.output_names())
@@ -136,9 +142,22 @@ def attach_loss(net: NetModule, loss: Any, target_sample: Any = None) -> Trainin
         edges.append((NetPort(v, layer.output_names()[0]),
                       NetPort("Loss" if single else f"{port}Loss")))
         targets[t] = port
+    measured: dict[str, tuple[str, str, str, int | None]] = {}
+    for t, port in targets.items():
+        layer = layers[port]
+        if isinstance(layer, CrossEntropyLossLayer):
+            kind = {"Index": "index", "Probabilities": "probabilities"}.get(layer.target, "binary")
+        else:
+            kind = "regression"
+        shape = net.port_shape(port)
+        classes = int(shape[-1]) if kind in ("index", "probabilities") and shape else None
+        exposed = port if port not in ("Loss",) and not port.endswith("Loss") else f"net{port}"
+        if expose_outputs:
+            edges.append((NetPort("net", port), NetPort(exposed)))
+        measured[port] = (exposed, t, kind, classes)
     graph = NetGraph(vertices, edges)
     desc = ", ".join(f"{type(layer).__name__}"
                      + (f'("{layer.target}")' if isinstance(layer, CrossEntropyLossLayer) else "")
                      + f" on {p!r}" for p, layer in layers.items())
     loss_ports = ("Loss",) if single else tuple(f"{p}Loss" for p in layers)
-    return TrainingNet(graph, loss_ports, targets, desc)
+    return TrainingNet(graph, loss_ports, targets, desc, measured)

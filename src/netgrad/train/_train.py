@@ -1,77 +1,46 @@
-"""``netgrad.train``: Wolfram's NetTrain on PyTorch, on one process or many."""
+"""``netgrad.train``: Wolfram's NetTrain on PyTorch, on one process or many.
+
+The loop is four phases over one :class:`~._state.TrainState`: :func:`~._prepare.prepare`,
+the step (:class:`~._step.Stepper`), :func:`end_of_round` and :func:`finish`; stopping,
+checkpoints and reporting are plugins (:mod:`._stopping`, :mod:`._checkpoint`,
+:mod:`._progress`) called after every batch and every round.
+"""
 
 from __future__ import annotations
 
-import copy
+import inspect
 import math
-import os
-import random
 import time
-import warnings
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
-from .._errors import NetgradError, NetTypeError, NetValueError
-from ..net._initialize import NetInitialize
+from .._errors import NetgradError, NetTypeError
 from ..net._module import NetModule
 from . import _checkpoint as ckpt_io
-from ._data import InMemory, Stream, _check_shapes, _Converter, make_source, split_example_data
 from ._distributed import setup_distributed
-from ._guard import all_finite, confirm, describe_bad, fused_check, locate
-from ._loss import attach_loss
-from ._options import (WHERE, parse_checkpoint, parse_clipping, parse_device, parse_method,
-                       parse_nonnegative, parse_positive_int, parse_precision, parse_stopping)
-from ._paths import resolve_rules
-from ._progress import Progress
-from ._results import NonFiniteStepWarning, SkippedStep, TrainingResults
+from ._options import WHERE, check_unknown_options
+from ._prepare import parse_options, prepare
+from ._progress import make_reporter
+from ._state import TrainState
+from ._step import Stepper, finite_check
+from ._stopping import BestNet, Goals, UserStop
 
 __all__ = ["train"]
 
-DEFAULT_BATCH_SIZE = 64
-MIN_ROUNDS, MIN_STEPS = 10, 1000
-
-
-def _shape_of(value: Any) -> tuple[int, ...] | None:
-    try:
-        shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
-    except ValueError:
-        return None
-    return tuple(int(d) for d in shape[1:]) if len(shape) >= 1 else None
-
-
-def _planned_target_ports(net: NetModule, loss: Any) -> tuple[bool, list[str]]:
-    """Whether the net computes its own loss, and the names of the target ports."""
-    outputs = list(net.output_names())
-    if isinstance(loss, str) or (isinstance(loss, (list, tuple)) and loss
-                                 and all(isinstance(x, str) for x in loss)):
-        return True, []
-    if loss is None and "Loss" in outputs:
-        return True, []
-    if isinstance(loss, Mapping):
-        keys = list(loss)
-        return False, ["Target"] if len(keys) == 1 else [f"{k}Target" for k in keys]
-    if loss is None:
-        return False, ["Target"] if len(outputs) == 1 else [f"{p}Target" for p in outputs]
-    return False, ["Target"]
-
-
-def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
-    if t.dim() > 1:
-        t = t.flatten(1).mean(1)
-    return t.sum()
-
 
 def train(net: NetModule, data: Any, *, loss: Any = None, batch_size: int | None = None,
-          max_training_rounds: int | None = None, method: Any = "ADAM",
-          learning_rate: float | None = None, gradient_clipping: Any = None,
-          l2_regularization: Any = None, learning_rate_multipliers: Any = None,
-          validation_set: Any = None, training_stopping_criterion: Any = None,
-          checkpoint: Any = None, target_device: str = "CPU", precision: Any = "float32",
-          seed: int | None = None, progress: bool = True, results: bool = False,
-          resume: Any = None) -> Any:
+          max_training_rounds: int | None = None, max_batches: int | None = None,
+          time_goal: float | None = None, method: Any = "ADAM",
+          learning_rate: float | None = None, learning_rate_schedule: Any = None,
+          gradient_clipping: Any = None, l2_regularization: Any = None,
+          learning_rate_multipliers: Any = None, accumulation_steps: int = 1,
+          validation_set: Any = None, training_progress_measurements: Any = None,
+          training_stopping_criterion: Any = None, checkpoint: Any = None,
+          target_device: str = "CPU", precision: Any = "float32", seed: int | None = None,
+          progress: Any = True, results: bool = False, resume: Any = None,
+          plugins: Any = None, **unknown: Any) -> Any:
     """Train ``net`` on ``data`` and return the trained net (a new net; ``net`` is unchanged).
 
     Args:
@@ -84,12 +53,18 @@ def train(net: NetModule, data: Any, *, loss: Any = None, batch_size: int | None
             cross-entropy after a SoftmaxLayer and mean squared error otherwise), a loss layer,
             ``{output port: loss layer}``, or the name(s) of output port(s) of a net that
             computes its own loss. The minimized quantity is the mean over examples.
-        batch_size: examples per (global) batch; default 64.
+        batch_size: examples per (global) batch, the batch the optimizer sees; default 64.
         max_training_rounds: rounds (passes over the data); default: at least 10 rounds and
-            at least 1000 batches.
+            at least 1000 batches (without ``max_batches`` or ``time_goal``).
+        max_batches: stop after this many batches (Wolfram's MaxTrainingRounds in batches).
+        time_goal: stop cleanly after this many seconds (or a ``datetime.timedelta``).
         method: ``"ADAM"``, ``"SGD"`` (momentum 0.9), ``"RMSProp"``, or ``(name, {option:
             value})``, e.g. ``("ADAM", {"beta1": 0.8})``, ``("SGD", {"momentum": 0.5})``.
         learning_rate: default 1e-3 (ADAM, RMSProp) or 1e-2 (SGD).
+        learning_rate_schedule: ``"Cosine"``, ``"Linear"``, ``"Exponential"``, ``"Step"``,
+            ``"Polynomial"``, ``"Constant"``, optionally ``(name, {"warmup": batches, ...})``,
+            or ``f(round, batch)`` giving the factor of ``learning_rate`` (see
+            :mod:`netgrad.train._schedule`). ``results.final_learning_rate`` is where it ended.
         gradient_clipping: ``c``: each gradient element is clipped to [-c, c] (Wolfram);
             ``{"norm": n}``: the global L2 norm of all gradients is clipped to n; both may be
             given as ``{"value": c, "norm": n}``.
@@ -98,426 +73,233 @@ def train(net: NetModule, data: Any, *, loss: Any = None, batch_size: int | None
         learning_rate_multipliers: ``{path: m}`` or ``[(path, m), ...]``; a path is a vertex
             name or position, a tuple through nested nets, optionally ending with an array
             name: ``{"enc": 0}`` freezes "enc"; the longest matching path wins.
+        accumulation_steps: split each batch into this many micro-batches whose gradients are
+            accumulated: the same step as the whole batch (its mean loss), in less memory.
         validation_set: data in any in-memory form or a Dataset, or a fraction in (0, 1) of the
-            in-memory training data to hold out. The loss on it is measured after every round
-            and the net of the round with the lowest validation loss is returned.
-        training_stopping_criterion: ``{"patience": n, "absolute_change": a,
-            "relative_change": r, "nonfinite_patience": k}`` or a function ``f(results) ->
-            bool``. ``nonfinite_patience`` (default 10) is how many consecutive non-finite steps
-            are skipped before training stops and returns the last good net.
+            in-memory training data to hold out. The loss and measurements on it are taken
+            after every round, and the net of the best round is returned.
+        training_progress_measurements: ``["Accuracy", "ErrorRate", "Precision", "Recall",
+            "F1"]`` for a classifier, ``["MeanAbsoluteError", "MeanSquaredError",
+            "RootMeanSquaredError", "RSquared"]`` for a regression, or functions
+            ``f(output, target)``: measured per round on the training batches and on the
+            validation set (see :mod:`netgrad.train._measure`).
+        training_stopping_criterion: a measurement name, or ``{"criterion": name or (name,
+            "Minimize" | "Maximize"), "patience": n, "initial_patience": n,
+            "absolute_change": a, "relative_change": r, "nonfinite_patience": k}``, or a
+            function ``f(results) -> bool``. The criterion (default: the loss) also chooses the
+            returned net. ``nonfinite_patience`` (default 10) is how many consecutive
+            non-finite steps are skipped before training stops and returns the last good net.
         checkpoint: a folder, or ``{"dir": ..., "every_rounds": N, "every_seconds": S,
             "keep": K}``: atomic checkpoints (io bundle format), the K newest kept.
-        target_device: ``"CPU"`` or ``"GPU"``. Under ``torchrun --nproc_per_node N`` the same
-            call trains one model on N processes (see :mod:`netgrad.train._distributed`).
-        precision: ``"float32"`` or ``"float64"`` for training (the returned net keeps the
-            dtype and device of ``net``).
+        target_device: ``"CPU"`` or ``"GPU"``. Under ``torchrun`` the same call trains one
+            model on every process (see :mod:`netgrad.train._distributed`).
+        precision: ``"float32"``, ``"float64"``, or ``"Mixed"``: autocast (bfloat16 on CPU,
+            float16 with a GradScaler on GPU; ``("Mixed", "float16")`` to choose) with float32
+            arrays. The returned net keeps the dtype and device of ``net``.
         seed: makes initialization, shuffling and dropout reproducible.
-        progress: a tqdm bar (loss, rate) when stderr is a terminal.
-        results: return a :class:`TrainingResults` (with ``.net``) instead of the net.
-        resume: a checkpoint folder: continue the run that wrote it (same net and loss).
+        progress: ``True`` (a tqdm bar in a terminal or notebook), ``"ProgressIndicator"``,
+            ``"Print"``, a function of a dict of the current state, or ``None`` (see
+            :mod:`netgrad.train._progress`).
+        results: return a :class:`TrainingResults` (``r.net``, ``r["TrainedNet"]``, ...).
+        resume: a checkpoint folder: continue the run that wrote it (same net, loss and batch
+            size; a different data size or other options are warned about).
+        plugins: extra :class:`netgrad.train.Plugin` objects, called after the built-in ones
+            at every batch and round with the :class:`netgrad.train.TrainState`.
 
-    A step whose loss or gradients are not finite is not applied; a
-    :class:`NonFiniteStepWarning` says which arrays (and, with the diagnostics, which layer)
-    went bad. The returned net never contains NaN or infinities.
+    A step whose loss or gradients are not finite is re-run once on the careful path; if it is
+    still not finite it is not applied, and a :class:`NonFiniteStepWarning` says which arrays
+    (and, with the diagnostics, which layer) went bad. The returned net never contains NaN.
     """
-    # ---- options: all checked before anything is done -------------------------------------
+    check_unknown_options(unknown, _OPTION_NAMES)
     if not isinstance(net, NetModule):
         raise NetTypeError("netgrad.train trains a netgrad layer or net", where=WHERE,
                            got=f"got {type(net).__name__}",
                            fix="build it with NetChain/NetGraph and netgrad layers")
-    opt_method = parse_method(method)
-    lr = parse_nonnegative(learning_rate, "learning_rate")
-    if lr is None:
-        lr = opt_method.default_lr
-    clipping = parse_clipping(gradient_clipping)
-    stopping = parse_stopping(training_stopping_criterion)
-    plan = parse_checkpoint(checkpoint)
-    device_type = parse_device(target_device)
-    dtype = parse_precision(precision)
-    batch_size = parse_positive_int(batch_size, "batch_size")
-    max_rounds = parse_positive_int(max_training_rounds, "max_training_rounds")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise NetTypeError("seed is an int or None", where=f"{WHERE}, seed", got=f"got {seed!r}")
-    if resume is not None and not isinstance(resume, (str, os.PathLike)):
-        raise NetTypeError("resume is a checkpoint folder", where=f"{WHERE}, resume",
-                           got=f"got {type(resume).__name__}")
-    holdout = None
-    if isinstance(validation_set, float):
-        if not 0.0 < validation_set < 1.0:
-            raise NetValueError("a validation fraction lies strictly between 0 and 1",
-                                where=f"{WHERE}, validation_set", got=f"got {validation_set!r}")
-        holdout = validation_set
+    o = parse_options(loss=loss, batch_size=batch_size, max_training_rounds=max_training_rounds,
+                      max_batches=max_batches, time_goal=time_goal, method=method,
+                      learning_rate=learning_rate, learning_rate_schedule=learning_rate_schedule,
+                      gradient_clipping=gradient_clipping, l2_regularization=l2_regularization,
+                      learning_rate_multipliers=learning_rate_multipliers,
+                      accumulation_steps=accumulation_steps, validation_set=validation_set,
+                      training_progress_measurements=training_progress_measurements,
+                      training_stopping_criterion=training_stopping_criterion,
+                      checkpoint=checkpoint, target_device=target_device, precision=precision,
+                      seed=seed, progress=progress, results=results, resume=resume,
+                      plugins=plugins)
     resume_state = None
-    if resume is not None:
-        resume_state = ckpt_io.load_checkpoint(os.fspath(resume))
+    if o.resume is not None:
+        resume_state = ckpt_io.load_checkpoint(o.resume)
         # the run being resumed is dead: a file it was writing when it died is garbage
-        ckpt_io.cleanup_temporaries(os.fspath(resume))
+        ckpt_io.cleanup_temporaries(o.resume)
 
-    dist_ = setup_distributed(device_type)
+    dist_ = setup_distributed(o.device_type)
     try:
-        return _run(net, data, loss=loss, batch_size=batch_size, max_rounds=max_rounds,
-                    opt_method=opt_method, lr=lr, clipping=clipping, l2=l2_regularization,
-                    multipliers=learning_rate_multipliers, validation_set=validation_set,
-                    holdout=holdout, stopping=stopping, plan=plan, dtype=dtype, dist_=dist_,
-                    seed=seed, progress=progress, want_results=results,
-                    resume_state=resume_state)
+        cuda = [dist_.device] if dist_.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            st = prepare(net, data, o, dist_, resume_state)
+            run(st)
+            return finish(st, net)
     finally:
         dist_.close()
 
 
-def _run(net, data, *, loss, batch_size, max_rounds, opt_method, lr, clipping, l2, multipliers,
-         validation_set, holdout, stopping, plan, dtype, dist_, seed, progress, want_results,
-         resume_state):
-    rank, world, device = dist_.rank, dist_.world, dist_.device
-    if resume_state is not None:
-        seed = int(resume_state[1]["seed"])
-    if seed is None:
-        seed = random.SystemRandom().randrange(2 ** 31)
-    seed = dist_.broadcast_int(seed)
+_OPTION_NAMES = [p for p in inspect.signature(train).parameters
+                 if p not in ("net", "data", "unknown")]
 
-    # ---- the net and its data -----------------------------------------------------------
-    orig_device, orig_dtype = net._device_dtype()
-    work = copy.deepcopy(net)  # the argument is never touched
-    own_loss, target_ports = _planned_target_ports(work, loss)
-    input_ports = list(work.input_names())
-    kind, raw = make_source(data, input_ports=input_ports, target_ports=target_ports,
-                            own_loss=own_loss)
-    split = lambda b: split_example_data(b, input_ports, target_ports, own_loss, "data")  # noqa: E731
-    stream: Stream | None = None
-    if kind == "memory":
-        sample = raw
-    else:
-        stream = Stream(kind, raw, None, split, batch_size or DEFAULT_BATCH_SIZE, seed, rank,
-                        world, {})
-        sample = split(stream.peek())
-    # Shapes the data implies for the net's inputs; then initialize what has no values.
-    given = {p: _shape_of(sample[p]) for p in input_ports if p in sample}
-    unknown = {p: s for p, s in given.items() if work.port_shape(p) is None and s is not None}
-    if unknown:
-        try:
-            work.bind(unknown)
-        except NetgradError as e:
-            raise e.located(f"{WHERE}, data") from None
-    if work.uninitialized_arrays():
-        work = NetInitialize(work, seed=seed)
-    target_sample = sample.get(target_ports[0]) if len(target_ports) == 1 else None
-    training = attach_loss(work, loss, target_sample)
-    module = training.module
-    ports = list(module.input_names())
-    convert = _Converter(ports, module.integer_ports(), dtype, "data",
-                         "" if own_loss else " (the net's inputs and the targets)")
-    expected = {p: module.port_shape(p) for p in ports}
-    bs = batch_size or DEFAULT_BATCH_SIZE
-    val_source = None
-    if kind == "memory":
-        tensors = convert(raw)
-        _check_shapes(tensors, expected, "data")
-        n = next(iter(tensors.values())).shape[0]
-        if holdout is not None:
-            g = torch.Generator().manual_seed(seed + 1)
-            perm = torch.randperm(n, generator=g)
-            n_val = max(1, int(round(holdout * n)))
-            if n_val >= n:
-                raise NetValueError("the validation fraction leaves no training data",
-                                    where=f"{WHERE}, validation_set", got=f"got {holdout} of {n} examples")
-            val_t = {p: t[perm[:n_val]] for p, t in tensors.items()}
-            tensors = {p: t[perm[n_val:]] for p, t in tensors.items()}
-            n -= n_val
-            val_source = InMemory(val_t, bs, seed, 0, 1, shuffle=False)
-        if n < world:
-            raise NetValueError(f"data-parallel training on {world} processes needs at least "
-                                f"{world} examples", where=f"{WHERE}, data", got=f"got {n}")
-        bs = min(bs, n)
-        source: Any = InMemory(tensors, bs, seed, rank, world)
-    else:
-        if holdout is not None:
-            raise NetTypeError("a validation fraction needs in-memory data", where=f"{WHERE}, validation_set",
-                               got=f"got {kind} data", fix="pass the validation data itself")
-        stream.convert, stream.expected, stream.batch_size = convert, expected, bs
-        stream.split = split
-        source = stream
-    if validation_set is not None and holdout is None:
-        vkind, vraw = make_source(validation_set, input_ports=input_ports,
-                                  target_ports=target_ports, own_loss=own_loss, what="validation_set")
-        if vkind == "memory":
-            vconv = _Converter(ports, module.integer_ports(), dtype, "validation_set", "")
-            vt = vconv(vraw)
-            _check_shapes(vt, expected, "validation_set")
-            val_source = InMemory(vt, bs, seed, 0, 1, shuffle=False)
-        elif vkind == "dataset":
-            val_source = Stream("dataset", vraw, convert, split, bs, seed, 0, 1, expected)
-        else:
-            raise NetTypeError("validation_set is in-memory data, a Dataset or a fraction",
-                               where=f"{WHERE}, validation_set", got=f"got {vkind} data")
-    per_round = source.batches_per_round()
-    if max_rounds is None:
-        max_rounds = max(MIN_ROUNDS, math.ceil(MIN_STEPS / per_round)) if per_round else MIN_ROUNDS
 
-    # ---- arrays, optimizer ----------------------------------------------------------------
-    module.to(device=device, dtype=dtype)
-    mults = resolve_rules(work, multipliers, "learning_rate_multipliers")
-    decays = resolve_rules(work, l2, "l2_regularization")
-    by_id: dict[int, tuple[str, torch.nn.Parameter]] = {}
-    for path, layer, name in work.named_arrays():
-        p = getattr(layer, name)
-        if p is not None and id(p) not in by_id:
-            by_id[id(p)] = ("/".join(path), p)
-    names, params, groups = [], [], {}
-    frozen = []
-    for qual, p in module.named_parameters():
-        label, m, wd = qual, 1.0, 0.0
-        if id(p) in by_id:
-            label = by_id[id(p)][0]
-            m = mults.get(tuple(label.split("/")), 1.0)
-            wd = decays.get(tuple(label.split("/")), 0.0)
-        if m == 0.0 or not p.requires_grad:
-            frozen.append((p, p.requires_grad))
-            p.requires_grad_(False)
-            continue
-        names.append(label)
-        params.append(p)
-        groups.setdefault((m, wd), []).append(p)
-    if not params:
-        raise NetValueError("training needs at least one array to change", where=WHERE,
-                            got="got a net whose arrays are all frozen (or that has none)",
-                            fix="remove the 0 learning-rate multipliers, or add a layer with arrays")
-    param_groups = [{"params": ps, "lr": lr * m, "weight_decay": wd, "lr_multiplier": m}
-                    for (m, wd), ps in groups.items()]
-    optimizer = opt_method.make(param_groups, lr)
+def plugins_for(st: TrainState) -> list:
+    o = st.options
+    out: list = [Goals(o.max_batches, o.time_goal),
+                 BestNet(o.stopping, st.val_source is not None, [m.name for m in o.measurements])]
+    if o.stopping.function is not None:
+        out.append(UserStop(o.stopping.function))
+    if o.checkpoint.directory is not None:
+        out.append(ckpt_io.Checkpointer(o.checkpoint))
+    reporter = make_reporter(o.progress, st.dist.main)
+    if reporter is not None:
+        out.append(reporter)
+    return out + list(o.plugins)
 
-    res = TrainingResults(loss_description=training.description)
-    start_round, skip, step = 0, 0, 0
-    if resume_state is not None:
-        path, meta, tens = resume_state
-        ckpt_io.restore(path, meta, tens, module=module, optimizer=optimizer)
-        res = TrainingResults.from_json(meta.get("results", {}))
-        start_round, skip, step = int(meta["round"]), int(meta["batch"]), int(meta["step"])
-        if not source.resumable_within_round:
-            skip = 0
-        res.start_round = start_round
-    dist_.broadcast_module(module)
 
-    best_state = None
-    if resume_state is not None and "best" in resume_state[1]:
-        best_state = {k[len("best/"):]: t for k, t in resume_state[2].items() if k.startswith("best/")}
-    good = [p.detach().clone() for p in params]
-
-    def checkpoint_now(round_index: int, batch: int) -> None:
-        if plan.directory is None or not dist_.main:
-            return
-        extra = {"seed": seed, "results": res.to_json(), "world": world}
-        if best_state is not None:
-            extra["best"] = True
-        ckpt_io.save_checkpoint(plan.directory, module=module, net=work, optimizer=optimizer,
-                                round_index=round_index, batch=batch, step=step, extra=extra,
-                                keep=plan.keep, more_tensors={f"best/{k}": v for k, v in
-                                                              (best_state or {}).items()})
-
-    if plan.directory is not None and dist_.main:
-        ckpt_io.cleanup_temporaries(plan.directory)
-
-    bar = Progress(progress and dist_.main,
-                   per_round * max_rounds if per_round else None,
-                   initial=(start_round * per_round + skip) if per_round else 0)
-    consecutive_bad = 0
-    examples = 0
-    t_start = time.perf_counter()
-    last_ckpt = time.monotonic()
-    stop_reason = ""
-    best_value = min(res.validation_losses or res.round_losses or [math.inf])
-    rounds_since_best = 0
-    cuda_devices = [device] if device.type == "cuda" else []
-    rng_seeded = resume_state is not None
-
-    with torch.random.fork_rng(devices=cuda_devices):
-        if not rng_seeded:
-            torch.manual_seed(seed + 7 * rank)
-        if resume_state is not None:
-            torch.set_rng_state(resume_state[2]["rng/torch"])
-        module.train()
-        r = start_round
-        try:
-            while r < max_rounds and not stop_reason:
-                round_sum, round_n = 0.0, 0
-                b = skip
-                for gn, batch in source.batches(r, skip):
-                    if device.type != "cpu":
-                        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                    out = module.run_ports(batch)
-                    loss_sum = sum(_per_example_sum(out[p]) for p in training.loss_ports)
-                    (loss_sum * (world / gn)).backward()
-                    grads = []
-                    for p in params:
-                        if p.grad is None:
-                            p.grad = torch.zeros_like(p)
-                        grads.append(p.grad)
-                    total = loss_sum.detach()
-                    if world > 1:
-                        flat = torch.cat([g.reshape(-1) for g in grads] + [total.reshape(1).to(grads[0].dtype)])
-                        dist_.all_reduce_(flat)
-                        total = flat[-1]
-                        flat = flat[:-1] / world
-                        offset = 0
-                        for g in grads:
-                            g.copy_(flat[offset:offset + g.numel()].view_as(g))
-                            offset += g.numel()
-                    vals = fused_check(total / gn, grads, params)
-                    if not all_finite(vals):  # rare: find out which, exactly
-                        vals = confirm(vals, list(grads) + [p.detach() for p in params], 1)
-                    mean_loss, gvals, pvals = vals[0], vals[1:1 + len(grads)], vals[1 + len(grads):]
-                    if all_finite(vals):
-                        if clipping.value is not None:
-                            for g in grads:
-                                g.clamp_(-clipping.value, clipping.value)
-                        if clipping.norm is not None:
-                            torch.nn.utils.clip_grad_norm_(params, clipping.norm, foreach=True)
-                        torch._foreach_copy_(good, [p.detach() for p in params])
-                        optimizer.step()
-                        step += 1
-                        consecutive_bad = 0
-                        res.batch_losses.append(mean_loss)
-                        round_sum += mean_loss * gn
-                        round_n += gn
-                    else:
-                        consecutive_bad += 1
-                        _skip(res, r, b, step, mean_loss, names, gvals, pvals, params, good,
-                              optimizer, module, batch, bar)
-                        if consecutive_bad > stopping.nonfinite_patience:
-                            stop_reason = (f"{consecutive_bad} consecutive steps were not finite "
-                                           f"(nonfinite_patience={stopping.nonfinite_patience}); "
-                                           f"the last good net is returned. Last: "
-                                           f"{res.skipped_steps[-1].message}")
-                    for p in params:
-                        p.grad = None
-                    examples += gn
-                    b += 1
-                    bar.update(r, res.batch_losses[-1] if res.batch_losses else None)
-                    if stop_reason:
-                        break
-                    if plan.every_seconds is not None and source.resumable_within_round and \
-                            time.monotonic() - last_ckpt >= plan.every_seconds:
-                        checkpoint_now(r, b)
-                        last_ckpt = time.monotonic()
-                skip = 0
-                if stop_reason:
+def run(st: TrainState) -> None:
+    """Rounds of steps until a goal, a criterion or the data ends training."""
+    st.plugins = plugins_for(st)
+    step = Stepper(st)
+    source = st.source
+    for p in st.plugins:
+        p.start(st)
+    st.module.train()
+    st.t_start = time.perf_counter()
+    try:
+        while st.round < st.max_rounds and not st.stop_reason:
+            skip = st.batch
+            for gn, batch in source.batches(st.round, skip):
+                step(batch, gn)
+                st.examples += gn
+                st.batch += 1
+                st.total_batches += 1
+                for p in st.plugins:
+                    p.after_batch(st)
+                if st.stop_reason:
                     break
-                if isinstance(source, Stream) and source.exhausted and round_n == 0 and b == 0:
-                    stop_reason = "the data generator is exhausted"
-                    break
-                # ---- end of a round ----
-                r += 1
-                res.rounds_completed = r
-                res.round_losses.append(round_sum / round_n if round_n else math.nan)
-                value = res.round_losses[-1]
-                if val_source is not None:
-                    v = _validation_loss(module, val_source, training.loss_ports, device)
-                    res.validation_losses.append(v)
-                    value = v
-                    if v < best_value:
-                        best_state = {k: t.detach().clone() for k, t in work.state_dict().items()}
-                threshold = best_value - max(stopping.absolute_change,
-                                             stopping.relative_change * abs(best_value)
-                                             if math.isfinite(best_value) else 0.0)
-                if value < threshold or not math.isfinite(best_value):
-                    rounds_since_best = 0
-                else:
-                    rounds_since_best += 1
-                if value < best_value:
-                    best_value = value
-                    res.best_round = r
-                elapsed = time.perf_counter() - t_start
-                res.examples_per_second = examples / elapsed if elapsed > 0 else 0.0
-                res.steps = step
-                if stopping.patience is not None and rounds_since_best >= stopping.patience:
-                    stop_reason = (f"no improvement of the loss for {stopping.patience} rounds "
-                                   f"(patience={stopping.patience})")
-                elif stopping.function is not None and stopping.function(res):
-                    stop_reason = "the training_stopping_criterion function returned True"
-                elif isinstance(source, Stream) and source.kind == "iterator" and source.exhausted:
-                    stop_reason = "the data generator is exhausted"
-                if plan.every_rounds is not None and (r % plan.every_rounds == 0 or r == max_rounds
-                                                      or stop_reason):
-                    checkpoint_now(r, 0)
-                    last_ckpt = time.monotonic()
-            if not stop_reason:
-                stop_reason = f"max_training_rounds={max_rounds} reached"
-        except NetgradError as e:
-            # Bad data mid-run: nothing half-applied; save what was learned, then say so.
-            if plan.directory is not None and dist_.main:
-                checkpoint_now(r, 0 if not source.resumable_within_round else b)
-                e.fix = ((e.fix + "; " if e.fix else "") + "training state up to this batch was "
-                         f"saved: fix the data and pass resume={plan.directory!r}")
-                e.args = (e._message(),)
-            raise
-        finally:
-            bar.close()
-            module.train(False)
-
-    # ---- the result -------------------------------------------------------------------------
-    final = confirm(fused_check(torch.zeros(()), [], params), [p.detach() for p in params], 1)
-    if not all_finite(final):  # the very last step broke the arrays: take them back
-        with torch.no_grad():
-            torch._foreach_copy_(params, good)
-    if best_state is not None and val_source is not None:
-        work.load_state_dict(best_state)
-    for p, flag in frozen:
-        p.requires_grad_(flag)
-    elapsed = time.perf_counter() - t_start
-    res.examples_per_second = examples / elapsed if elapsed > 0 else 0.0
-    res.steps = step
-    res.stop_reason = stop_reason
-    res.final_learning_rate = lr
-    if res.best_round is None and res.round_losses:
-        res.best_round = int(np.nanargmin(res.round_losses)) + 1 if not all(
-            math.isnan(v) for v in res.round_losses) else None
-    work.train(net.training)
-    work.to(device=orig_device, dtype=orig_dtype or torch.get_default_dtype())
-    res.net = work
-    return res if want_results else work
+            if st.stop_reason:
+                break
+            if getattr(source, "exhausted", False) and st.batch == 0:
+                st.stop("the data generator is exhausted")
+                break
+            end_of_round(st)
+            if getattr(source, "kind", "") == "iterator" and source.exhausted:
+                st.stop("the data generator is exhausted")
+            for p in st.plugins:
+                p.after_round(st)
+        if not st.stop_reason:
+            st.stop(f"max_training_rounds={st.max_rounds} reached")
+    except NetgradError as e:
+        # Bad data mid-run: nothing half-applied; save what was learned, then say so.
+        saver = next((p for p in st.plugins if isinstance(p, ckpt_io.Checkpointer)), None)
+        if saver is not None and st.dist.main:
+            saver.save(st, st.batch if source.resumable_within_round else 0)
+            e.fix = ((e.fix + "; " if e.fix else "") + "training state up to this batch was "
+                     f"saved: fix the data and pass resume={st.options.checkpoint.directory!r}")
+            e.args = (e._message(),)
+        raise
+    finally:
+        st.module.train(False)
+        for p in st.plugins:
+            p.finish(st)
 
 
-def _skip(res, r, b, step, loss_value, names, gvals, pvals, params, good, optimizer, module,
-          batch, bar) -> None:
-    bad = describe_bad(names, gvals, "gradient has")
-    broken = describe_bad(names, pvals, "array has")
-    parts = []
-    if broken:
-        with torch.no_grad():
-            torch._foreach_copy_(params, good)
-        optimizer.state.clear()
-        parts.append("the arrays became non-finite in the previous step ("
-                     + ", ".join(broken[:4]) + "); they were restored and the optimizer state reset")
-    if not math.isfinite(loss_value):
-        parts.append(f"the loss is {loss_value}")
-    if bad:
-        parts.append("non-finite gradients of " + ", ".join(bad[:6])
-                     + (f" and {len(bad) - 6} more" if len(bad) > 6 else ""))
-    where = locate(module, batch) if not broken else None
-    if where:
-        parts.append(f"diagnostics: {where}")
-    nonfinite_inputs = [p for p, t in batch.items() if t.is_floating_point()
-                        and not bool(torch.isfinite(t).all())]
-    if nonfinite_inputs:
-        parts.append(f"the batch has non-finite values at ports {nonfinite_inputs}")
-    msg = (f"round {r + 1}, batch {b + 1}: step skipped (not applied): " + "; ".join(parts))
-    res.skipped_steps.append(SkippedStep(r + 1, b + 1, step, loss_value,
-                                         [x.split(" (")[0] for x in bad], msg))
-    bar.write(f"netgrad.train: {msg}")
-    warnings.warn(msg, NonFiniteStepWarning, stacklevel=4)
+def end_of_round(st: TrainState) -> None:
+    """Round loss, training and validation measurements; the round counter moves on."""
+    r = st.results
+    st.round += 1
+    st.batch = 0
+    r.rounds_completed = st.round
+    r.round_positions.append(st.step)
+    r.round_losses.append(st.round_loss_sum / st.round_examples if st.round_examples else math.nan)
+    st.round_loss_sum, st.round_examples = 0.0, 0
+    if st.meter is not None:
+        r.round_measurements_lists.append(st.meter.values())
+        st.meter.reset()
+    if st.val_source is not None:
+        loss, values = validate(st)
+        r.validation_losses.append(loss)
+        if st.val_meter is not None:
+            r.validation_measurements_lists.append(values)
+    _timing(st)
+
+
+def _timing(st: TrainState) -> None:
+    r = st.results
+    elapsed = st.elapsed
+    r.total_training_time = elapsed
+    r.examples_processed = st.examples
+    r.total_batches = st.total_batches
+    r.examples_per_second = st.examples / elapsed if elapsed > 0 else 0.0
+    r.mean_batches_per_second = st.total_batches / elapsed if elapsed > 0 else 0.0
+    r.steps = st.step
 
 
 @torch.no_grad()
-def _validation_loss(module, source, loss_ports, device) -> float:
+def validate(st: TrainState) -> tuple[float, dict[str, float]]:
+    """The loss and measurements on the validation set (evaluation mode, no gradients)."""
+    module, meter = st.module, st.val_meter
     was = module.training
     module.train(False)
-    total, n = 0.0, 0
+    total, n = None, 0
+    o = st.options
     try:
-        for gn, batch in source.batches(0, 0):
-            if device.type != "cpu":
-                batch = {k: v.to(device) for k, v in batch.items()}
-            out = module.run_ports(batch)
-            total += float(sum(_per_example_sum(out[p]) for p in loss_ports))
+        if meter is not None:
+            meter.reset()
+        for gn, batch in st.val_source.batches(0, 0):
+            if st.device.type != "cpu":
+                batch = {k: v.to(st.device) for k, v in batch.items()}
+            if o.precision.mixed:
+                with torch.autocast(st.device.type, dtype=o.precision.half):
+                    out = module.run_ports(batch)
+            else:
+                out = module.run_ports(batch)
+            s = sum(_per_example_sum(out[p]).double() for p in st.training.loss_ports)
+            total = s if total is None else total + s
             n += gn
+            if meter is not None:
+                meter.update(out, batch, gn)
     finally:
         module.train(was)
-    return total / n if n else math.nan
+    values = meter.values() if meter is not None else {}
+    return (float(total) / n if n else math.nan), values
+
+
+def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
+    return t.sum() if t.dim() <= 1 else t.flatten(1).mean(1).sum()
+
+
+def finish(st: TrainState, net: NetModule) -> Any:
+    """The returned net (the best round's, arrays restored if the last step broke them) and
+    the results."""
+    r, work = st.results, st.work
+    check = finite_check(torch.zeros((), device=st.device), [p.detach() for p in st.params])
+    if not math.isfinite(check) and not all(bool(torch.isfinite(p).all()) for p in st.params):
+        with torch.no_grad():  # the very last step broke the arrays: take them back
+            torch._foreach_copy_([p.detach() for p in st.params], st.good)
+    for p, flag in getattr(st, "frozen", []):
+        p.requires_grad_(flag)
+    _timing(st)
+    r.stop_reason = st.stop_reason
+    r.final_learning_rate = st.learning_rate()
+    if r.best_round is None and r.round_losses and not all(math.isnan(v) for v in r.round_losses):
+        r.best_round = int(np.nanargmin(r.round_losses)) + 1
+    orig_device, orig_dtype = net._device_dtype()
+    final = None
+    if st.best_state is not None:
+        import copy
+        final = copy.deepcopy(work)
+        work.load_state_dict(st.best_state)
+    for w in (work, final):
+        if w is not None:
+            w.train(net.training)
+            w.to(device=orig_device, dtype=orig_dtype or torch.get_default_dtype())
+    r.net = work
+    r.final_net = final if final is not None else work
+    return r if st.options.want_results else work
+
