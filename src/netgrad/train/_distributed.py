@@ -10,11 +10,19 @@ gradient buckets, with two differences that the divergence guard needs: the loss
 same collective (so all processes agree, with one synchronization, on whether a step is
 finite and what the global mean loss is), and shards of unequal size are weighted exactly.
 
-The backend is gloo on CPU and NCCL on GPU. A group this module created is destroyed at the end.
+The backend is gloo on CPU and NCCL on GPU. A group this module created is destroyed at the end
+(after a barrier, so that no process leaves while a peer still talks to it), and nothing keeps
+it alive after that: see :func:`_import_before_the_group`.
+
+Several machines: ``torchrun --nnodes M --node_rank i --nproc_per_node N --master_addr HOST
+--master_port PORT script.py`` on each machine i = 0..M-1 (the same call; ranks are global and
+each process takes its 1/(M·N) shard of every batch). Tested as 2 nodes × 1 process on
+localhost.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 
@@ -89,6 +97,21 @@ class Distributed:
                 dist.destroy_process_group()
 
 
+def _import_before_the_group() -> None:
+    """Import torch._dynamo before a process group exists.
+
+    Building a torch optimizer imports torch._dynamo (its methods are wrapped by
+    ``torch._disable_dynamo``), and that import pulls in ``torch.distributed._shard``, which
+    keeps a reference to a process group that exists at that moment. That group then outlives
+    ``destroy_process_group()``: its gloo threads (``pt_gloo_runloop``, ``gloo_tcp_loop``) are
+    still running when the interpreter exits, and on a busy machine the exit races with them
+    and the process aborts with "terminate called without an active exception". Imported
+    first, nothing captures the group, and ``close()`` really ends it (tested by
+    ``tests/train/test_distributed.py``: no gloo thread survives ``netgrad.train``).
+    """
+    importlib.import_module("torch._dynamo")
+
+
 def setup_distributed(device_type: str) -> Distributed:
     """Join (or create, from the launcher's environment) the process group, if there is one."""
     if not dist.is_available():
@@ -99,6 +122,7 @@ def setup_distributed(device_type: str) -> Distributed:
         if world <= 1:
             return Distributed(device=torch.device(device_type))
         backend = "nccl" if device_type == "cuda" else "gloo"
+        _import_before_the_group()
         dist.init_process_group(backend=backend)
         owns = True
     rank, world = dist.get_rank(), dist.get_world_size()
