@@ -188,7 +188,8 @@ def test_progress_bar_is_right_at_the_end(capsys):
     assert re.search(r"loss [\d.]+", last)
 
 
-@pytest.mark.parametrize("bad", ["Verbose", 3, ("Print", {"every_batches": 2}), ("Print", {"every_seconds": 0})])
+@pytest.mark.parametrize("bad", ["Verbose", 3, ("Print", {"every_batches": 2}),
+                                 ("Print", {"every_seconds": 0})])
 def test_bad_progress_values_are_errors(bad):
     x, y = blobs(30)
     with pytest.raises(netgrad.NetgradError, match=r"netgrad.train, progress: .*Fix"):
@@ -221,7 +222,7 @@ def test_results_by_wolfram_name_html_and_errors():
     assert r["SkippedBatches"] == [] and r["CheckpointingFiles"] == []
     assert r["ReasonTrainingStopped"] == "max_training_rounds=2 reached"
     assert r["OptimizationMethod"] == "ADAM" and r["TotalRounds"] == 2
-    for wolfram, python in r.properties().items():
+    for wolfram in r.properties():
         r[wolfram]                                   # every listed property resolves
     with pytest.raises(netgrad.NetKeyError, match=r"got 'RoundLosList'.*did you mean 'RoundLossList'"):
         r["RoundLosList"]
@@ -361,7 +362,8 @@ def test_checkpoint_files_are_listed_and_a_time_goal_saves_the_position(tmp_path
     x, y = blobs(64)
     r = train(classifier(), (x, y), batch_size=16, max_training_rounds=3,
               checkpoint={"dir": str(tmp_path), "keep": 2}, **quiet())
-    assert len(r["CheckpointingFiles"]) == 2 and all(f.startswith(str(tmp_path)) for f in r.checkpointing_files)
+    assert len(r["CheckpointingFiles"]) == 2
+    assert all(f.startswith(str(tmp_path)) for f in r.checkpointing_files)
     r = train(classifier(), (x, y), batch_size=16, max_batches=6, checkpoint=str(tmp_path / "b"),
               **quiet())
     assert r.checkpointing_files[-1].endswith("-b0000002-s000000006.netgrad")

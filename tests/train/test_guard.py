@@ -47,33 +47,42 @@ def blobs(n=64):
     return x, (x[:, 0] * x[:, 1] > 0).astype(int)
 
 
-def test_a_training_step_reads_the_device_once():
+def host_reads_per_step():
+    """Host reads of each training step (from one batch's end to the next's), by origin, on
+    the forced sync-free path of the ops (what traced code and GPUs take)."""
     x, y = blobs()
     net = netgrad.NetInitialize(NetChain([LinearLayer(8), "Tanh", LinearLayer(2), SoftmaxLayer()],
                                          input=2), seed=0)
     per_step = []
     mode = HostReads()
-
     last = [{}]
 
-    class Snapshot(Plugin):                   # host reads from one batch's end to the next's
+    class Snapshot(Plugin):
         def after_batch(self, state):
             per_step.append({k: mode.counts[k] - last[0].get(k, 0) for k in ("trainer", "ops")})
             last[0] = dict(mode.counts)
 
         def after_round(self, state):         # the round's measurements are read once here
             last[0] = dict(mode.counts)
-    forced = getattr(netgrad.ops, "sync_free", None)       # the core's forced non-CPU path
-    with mode:
-        with forced() if forced is not None else warnings.catch_warnings():
-            train(net, (x, y), batch_size=16, max_training_rounds=2, progress=False, seed=0,
-                  training_progress_measurements=["Accuracy"], plugins=[Snapshot()],
-                  learning_rate_schedule="Cosine", gradient_clipping={"norm": 1.0})
+    with mode, netgrad.ops.sync_free():
+        train(net, (x, y), batch_size=16, max_training_rounds=2, progress=False, seed=0,
+              training_progress_measurements=["Accuracy"], plugins=[Snapshot()],
+              learning_rate_schedule="Cosine", gradient_clipping={"norm": 1.0})
     diffs = per_step[1:]                      # (the first batch's count includes the set-up)
     assert len(diffs) == 7
+    return diffs
+
+
+def test_the_trainer_reads_the_device_once_per_step():
+    diffs = host_reads_per_step()
     assert all(d["trainer"] == 1 for d in diffs), diffs        # the guard, and nothing else
-    if forced is not None:
-        assert all(d["ops"] == 0 for d in diffs), diffs        # the ops' side (issue 10)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10 (core): on the sync-free path softmax's forward "
+                                       "and backward and linear's backward still call has_nan")
+def test_a_training_step_reads_the_device_once_in_total():
+    diffs = host_reads_per_step()
+    assert all(d["trainer"] + d["ops"] == 1 for d in diffs), diffs
 
 
 def flaky_layer(bad_calls):

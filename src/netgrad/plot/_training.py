@@ -37,15 +37,16 @@ def training_curves(results: Any, *measurements: str, ax: Any = None,
         raise NetValueError("ax= draws one measurement", where="netgrad.plot.training_curves",
                             got=f"got {len(names)} measurements {names}",
                             fix="leave ax out (one panel per measurement), or name one")
+    panels: list[Any]
     if ax is None:
-        fig, axes = plt.subplots(1, len(names), figsize=(4.8 * len(names), 3.6), squeeze=False)
-        axes = list(axes[0])
+        fig, grid = plt.subplots(1, len(names), figsize=(4.8 * len(names), 3.6), squeeze=False)
+        panels = list(grid[0])
     else:
-        fig, axes = ax.figure, [ax]
-    for a, name in zip(axes, names):
-        train = results.series(name, "training")
-        val = (results.validation_losses if name == "Loss" else
-               [row.get(name, math.nan) for row in results.validation_measurements_lists])
+        fig, panels = ax.figure, [ax]
+    for a, name in zip(panels, names):
+        train: list[float] = list(results.series(name, "training"))
+        val: list[float] = list(results.validation_losses if name == "Loss" else
+                                [row.get(name, math.nan) for row in results.validation_measurements_lists])
         shown = list(train) + list(val)
         if name == "Loss" and results.batch_losses:
             n_batches = len(results.batch_losses)

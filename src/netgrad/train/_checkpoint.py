@@ -209,11 +209,8 @@ def restore(path: str, meta: dict[str, Any], tensors: dict[str, torch.Tensor], *
         raise LoadError("the checkpoint must come from training the same net",
                         where=f"{WHERE}, resume ({os.path.basename(path)})", got=f"got {detail}",
                         fix="pass the same net (and loss) that wrote the checkpoint")
-    with torch.no_grad():
-        for k, t in own.items():
-            t.copy_(state[k].to(t.dtype))
-    for _, layer, name in getattr(module, "named_arrays", lambda: [])():
-        layer._uninitialized.discard(name)
+    # load_state_dict copies in place (the optimizer keeps its arrays) and marks them set
+    module.load_state_dict({k: state[k].to(own[k].dtype) for k in own})
     _restore_optimizer(optimizer, meta["optimizer"], tensors)
 
 
@@ -281,8 +278,9 @@ def run_fingerprint(state: TrainState) -> dict[str, Any]:
     return {"examples": state.source.num_examples, "batch_size": o.batch_size,
             "accumulation_steps": o.accumulation_steps, "world": state.dist.world,
             "structure": _structure(state.module),
-            "options": {"method": o.method.name, "method_options": {k: list(v) if isinstance(v, tuple)
-                                                                   else v for k, v in o.method.kwargs.items()},
+            "options": {"method": o.method.name,
+                        "method_options": {k: list(v) if isinstance(v, tuple) else v
+                                           for k, v in o.method.kwargs.items()},
                         "learning_rate": o.learning_rate,
                         "learning_rate_schedule": o.schedule.describe(),
                         "precision": o.precision.describe(),
@@ -303,8 +301,8 @@ def check_resume(meta: dict[str, Any], state: TrainState, path: str) -> None:
     new = run_fingerprint(state)
     where = f"{WHERE}, resume ({os.path.basename(path)})"
     if old["structure"] != new["structure"]:
-        a = {k: s for k, s in old["structure"]}
-        b = {k: s for k, s in new["structure"]}
+        a = dict(old["structure"])
+        b = dict(new["structure"])
         diff = next(([k, a.get(k), b.get(k)] for k in list(a) + list(b) if a.get(k) != b.get(k)), None)
         raise LoadError("the checkpoint must come from training the same net",
                         where=where, got=f"got array {diff[0]} of shape {diff[2]} here and "

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
-from ..net._evaluate import _to_tensor
+from ..net._data import to_tensor as _to_tensor
 from ..net._shapes import describe_shape, fmt_shape
 from ._options import WHERE
 
@@ -372,7 +372,7 @@ def check_labels(tensors: Mapping[str, torch.Tensor], classes: Mapping[str, int]
         if t is None or t.numel() == 0 or t.is_floating_point():
             continue
         lo, hi = (int(v) for v in torch.aminmax(t))
-        if 0 <= lo and hi < k:
+        if lo >= 0 and hi < k:
             continue
         where = f'{WHERE}, {what}, port "{port}"'
         if lo >= 1 and hi == k:

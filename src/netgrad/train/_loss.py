@@ -23,7 +23,7 @@ import torch
 from .._errors import NetKeyError, NetTypeError, NetValueError
 from ..layers import CrossEntropyLossLayer, Layer, MeanSquaredLossLayer, SoftmaxLayer
 from ..net._graph import NetGraph, NetPort
-from ..net._module import NetModule
+from .._module import NetModule
 from ._options import WHERE
 
 __all__ = ["TrainingNet", "attach_loss", "ends_in_softmax"]

@@ -183,7 +183,8 @@ class Meter:
                     elif key == "sae":
                         self._add(f"{port}/sae", (y - t).abs().flatten(1).mean(1).sum(dtype=torch.float64))
                     else:
-                        self._add(f"{port}/sse_mean", ((y - t) ** 2).flatten(1).mean(1).sum(dtype=torch.float64))
+                        se = ((y - t) ** 2).flatten(1).mean(1)
+                        self._add(f"{port}/sse_mean", se.sum(dtype=torch.float64))
                     continue
                 if f"{port}/confusion" in done:
                     continue  # one confusion matrix serves all classification measurements
@@ -203,6 +204,10 @@ class Meter:
         else:
             args = ({p: outputs[p].detach() for p in self.targets},
                     {p: batch[tp] for p, (tp, _, _) in self.targets.items()})
+        if s.function is None:
+            raise NetValueError(f"the measurement {s.name!r} has no function",
+                                where=f"{WHERE}, training_progress_measurements", got="got None",
+                                fix="pass a function f(output, target)")
         try:
             v = s.function(*args)
         except Exception as e:  # noqa: BLE001 - say which measurement failed, keep the cause

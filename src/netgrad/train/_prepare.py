@@ -14,14 +14,14 @@ import os
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 
 from .._errors import NetgradError, NetTypeError, NetValueError
 from ..net._initialize import NetInitialize
-from ..net._module import NetModule
+from .._module import NetModule
 from . import _checkpoint as ckpt_io
 from ._data import (InMemory, Stream, _check_shapes, _Converter, check_labels, check_not_empty,
                     make_source, split_example_data)
@@ -172,8 +172,9 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
     if kind == "memory":
         sample = raw
     else:
-        stream = Stream(kind, raw, None, split, o.batch_size or DEFAULT_BATCH_SIZE, seed, rank,
-                        world, {})
+        # the converter is set below, once the loss (and so the target ports' dtypes) is known
+        stream = Stream(kind, raw, None, split,  # type: ignore[arg-type]
+                        o.batch_size or DEFAULT_BATCH_SIZE, seed, rank, world, {})
         sample = split(stream.peek())
     given = {p: _shape_of(sample[p]) for p in input_ports if p in sample}
     unknown = {p: s for p, s in given.items() if work.port_shape(p) is None and s is not None}
@@ -201,7 +202,7 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
     expected = {p: module.port_shape(p) for p in ports}
     labels = {t: c for _, (_, t, k, c) in training.measured.items() if k == "index" and c}
     bs = o.batch_size or DEFAULT_BATCH_SIZE
-    val_source = None
+    val_source: Any = None
     if kind == "memory":
         tensors = convert(raw)
         _check_shapes(tensors, expected, "data")
@@ -228,6 +229,7 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
         bs = min(bs, n)
         source: Any = InMemory(tensors, bs, seed, rank, world)
     else:
+        stream = cast(Stream, stream)  # made above for every kind but "memory"
         if o.holdout is not None:
             raise NetTypeError("a validation fraction needs in-memory data",
                                where=f"{WHERE}, validation_set", got=f"got {kind} data",
@@ -277,7 +279,10 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
         p = getattr(layer, name)
         if p is not None and id(p) not in by_id:
             by_id[id(p)] = ("/".join(path), p)
-    names, params, groups, frozen = [], [], {}, []
+    names: list[str] = []
+    params: list[torch.nn.Parameter] = []
+    groups: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
+    frozen: list[tuple[torch.nn.Parameter, bool]] = []
     for qual, p in module.named_parameters():
         label, m, wd = qual, 1.0, 0.0
         if id(p) in by_id:

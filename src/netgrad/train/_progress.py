@@ -71,7 +71,7 @@ def parse_progress(spec: Any) -> ProgressSpec:
         if nk not in allowed:
             raise NetKeyError(f"progress={spec!r} has no option {k!r}", where=where,
                               got=f"got options {list(options)}",
-                              fix=f"its options are {[a for a in allowed] or 'none'}; use {_ACCEPTED}")
+                              fix=f"its options are {list(allowed) or 'none'}; use {_ACCEPTED}")
         if nk == "everyseconds":
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or not math.isfinite(v):
                 raise NetValueError("every_seconds is a positive number", where=where, got=f"got {v!r}",
@@ -93,7 +93,7 @@ def _in_notebook() -> bool:
     if shell is None:
         return False
     try:
-        ip = shell.get_ipython()  # type: ignore[attr-defined]
+        ip = shell.get_ipython()
     except Exception:  # noqa: BLE001
         return False
     return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
@@ -111,7 +111,15 @@ def make_reporter(spec: ProgressSpec, main: bool) -> Plugin | None:
         return ProgressBar()
     if spec.kind == "print":
         return PrintReporter(spec.every_seconds)
+    if spec.function is None:
+        return None
     return FunctionReporter(spec.function, spec.every_batches, spec.every_rounds)
+
+
+def _say(text: str) -> None:
+    """A line on stdout (the Print reporter's output)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _fmt(v: Any) -> str:
@@ -131,7 +139,8 @@ class ProgressBar(Plugin):
         total = per * state.max_rounds if per else None
         done = state.round * per + state.batch if per else 0
         if state.options.max_batches is not None:
-            total = min(total, done + state.options.max_batches) if total else done + state.options.max_batches
+            cap = done + state.options.max_batches
+            total = min(total, cap) if total else cap
         self.bar = tqdm(total=total, initial=done, unit="batch", dynamic_ncols=True, leave=True,
                         file=sys.stderr, desc=self._desc(state, state.round + 1))
 
@@ -203,20 +212,19 @@ class PrintReporter(Plugin):
         return "netgrad.train: " + ", ".join(parts)
 
     def write(self, text: str) -> None:
-        print(text, flush=True)
+        _say(text)
 
     def after_batch(self, state: TrainState) -> None:
         if self.every is not None and time.monotonic() - self._last >= self.every:
             self._last = time.monotonic()
-            print(self.line(state, f"round {state.round + 1}/{state.max_rounds}, batch "
-                                   f"{state.batch}"), flush=True)
+            _say(self.line(state, f"round {state.round + 1}/{state.max_rounds}, batch {state.batch}"))
 
     def after_round(self, state: TrainState) -> None:
         if self.every is None:
-            print(self.line(state, f"round {state.round}/{state.max_rounds}"), flush=True)
+            _say(self.line(state, f"round {state.round}/{state.max_rounds}"))
 
     def finish(self, state: TrainState) -> None:
-        print(f"netgrad.train: stopped: {state.stop_reason}", flush=True)
+        _say(f"netgrad.train: stopped: {state.stop_reason}")
 
 
 class FunctionReporter(Plugin):

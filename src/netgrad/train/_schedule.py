@@ -56,6 +56,8 @@ class Schedule:
 
     def factor_at(self, round_: int, batch: int) -> float:
         """The function schedule's factor for 1-based ``(round, batch)``."""
+        if self.function is None:
+            return 1.0
         return _factor(self.function, round_, batch)
 
     def make(self, optimizer: torch.optim.Optimizer, total: int | None) -> S.LRScheduler | None:

@@ -82,6 +82,7 @@ class TrainState:
     stop_reason: str = ""
     t_start: float = field(default_factory=time.perf_counter)
     plugins: list[Plugin] = field(default_factory=list)
+    frozen: list[tuple[torch.nn.Parameter, bool]] = field(default_factory=list)  # restored at the end
 
     def stop(self, reason: str) -> None:
         """Ask the loop to stop after the current batch (the first reason wins)."""

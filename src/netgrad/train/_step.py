@@ -76,12 +76,12 @@ class replay_rng:
     def __init__(self, device: torch.device | None = None) -> None:
         self.cuda = device is not None and device.type == "cuda"
         self.cpu_state = torch.get_rng_state()
-        self.cuda_state = torch.cuda.get_rng_state(device) if self.cuda else None
-        self.device = device
+        self.device = device if device is not None else torch.device("cpu")
+        self.cuda_state = torch.cuda.get_rng_state(self.device) if self.cuda else None
 
     def __enter__(self) -> None:
         torch.set_rng_state(self.cpu_state)
-        if self.cuda:
+        if self.cuda_state is not None:
             torch.cuda.set_rng_state(self.cuda_state, self.device)
 
     def __exit__(self, *exc: Any) -> None:
@@ -118,11 +118,9 @@ class Stepper:
     # ---- forward and backward -------------------------------------------------------------
 
     def _loss_sum(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
-        total = None
-        for p in self.loss_ports:
-            t = out[p]
-            s = t.sum() if t.dim() <= 1 else t.flatten(1).mean(1).sum()
-            total = s if total is None else total + s
+        sums = [t.sum() if t.dim() <= 1 else t.flatten(1).mean(1).sum()
+                for t in (out[p] for p in self.loss_ports)]
+        total = sums[0] if len(sums) == 1 else torch.stack(sums).sum()
         return total.float() if total.dtype in (torch.float16, torch.bfloat16) else total
 
     def _micro(self, batch: dict[str, torch.Tensor]) -> list[tuple[int, dict[str, torch.Tensor]]]:
@@ -249,7 +247,8 @@ class Stepper:
         self._clear()
         with contextlib.ExitStack() as stack:
             if rng is not None:
-                stack.enter_context(torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []))
+                cuda = [self.device] if self.device.type == "cuda" else []
+                stack.enter_context(torch.random.fork_rng(devices=cuda))
                 stack.enter_context(rng)
             stack.enter_context(careful())
             total, outs = self.forward_backward(batch, gn, fast=False)
@@ -378,9 +377,9 @@ class Guard:
         if not ok and self.replay:
             for p in self.params:
                 p.grad = None
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                with rng, careful():
-                    loss = closure()
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
+                    rng, careful():
+                loss = closure()
             ok, value = self._ok(loss, finite_check(loss, self._grads()))
             self.replayed += ok
         if not ok:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .._errors import NetgradError, NetTypeError
-from ..net._module import NetModule
+from .._module import NetModule
 from . import _checkpoint as ckpt_io
 from ._distributed import setup_distributed
 from ._options import WHERE, check_unknown_options
@@ -246,7 +246,8 @@ def validate(st: TrainState) -> tuple[float, dict[str, float]]:
     module, meter = st.module, st.val_meter
     was = module.training
     module.train(False)
-    total, n = None, 0
+    total: torch.Tensor | None = None
+    n = 0
     o = st.options
     try:
         if meter is not None:
@@ -259,7 +260,7 @@ def validate(st: TrainState) -> tuple[float, dict[str, float]]:
                     out = module.run_ports(batch)
             else:
                 out = module.run_ports(batch)
-            s = sum(_per_example_sum(out[p]).double() for p in st.training.loss_ports)
+            s = torch.stack([_per_example_sum(out[p]).double() for p in st.training.loss_ports]).sum()
             total = s if total is None else total + s
             n += gn
             if meter is not None:
@@ -267,7 +268,7 @@ def validate(st: TrainState) -> tuple[float, dict[str, float]]:
     finally:
         module.train(was)
     values = meter.values() if meter is not None else {}
-    return (float(total) / n if n else math.nan), values
+    return (float(total) / n if total is not None and n else math.nan), values
 
 
 def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
@@ -282,7 +283,7 @@ def finish(st: TrainState, net: NetModule) -> Any:
     if not math.isfinite(check) and not all(bool(torch.isfinite(p).all()) for p in st.params):
         with torch.no_grad():  # the very last step broke the arrays: take them back
             torch._foreach_copy_([p.detach() for p in st.params], st.good)
-    for p, flag in getattr(st, "frozen", []):
+    for p, flag in st.frozen:
         p.requires_grad_(flag)
     _timing(st)
     r.stop_reason = st.stop_reason
