@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
+from ..encoders._attach import encode_ports
 from ..net._data import to_tensor as _to_tensor
 from ..net._shapes import describe_shape, fmt_shape
 from ._options import WHERE
@@ -50,9 +51,20 @@ def _is_array_like(x: Any) -> bool:
 
 
 def split_example_data(data: Any, input_ports: Sequence[str], target_ports: Sequence[str],
-                       own_loss: bool, what: str) -> dict[str, Any]:
+                       own_loss: bool, what: str, coders: Mapping[str, Any] | None = None,
+                       per_row: bool = False) -> dict[str, Any]:
     """One batch (or the whole in-memory data set) in any of the pair/dict/array forms →
-    ``{port: array}`` with the net's inputs and the target ports."""
+    ``{port: array}`` with the net's inputs and the target ports; ports with ``coders``
+    (:func:`netgrad.encoders._attach.training_coders`) are encoded (images → arrays, labels →
+    class indices), one example each when ``per_row``."""
+    out = _split_example_data(data, input_ports, target_ports, own_loss, what)
+    if coders:
+        out = encode_ports(coders, out, batch=not per_row, where=f"{WHERE}, {what}")
+    return out
+
+
+def _split_example_data(data: Any, input_ports: Sequence[str], target_ports: Sequence[str],
+                        own_loss: bool, what: str) -> dict[str, Any]:
     where = f"{WHERE}, {what}"
     inputs = list(input_ports)
     if isinstance(data, list) and len(data) == 2 and all(isinstance(v, torch.Tensor) for v in data):
@@ -98,9 +110,11 @@ def split_example_data(data: Any, input_ports: Sequence[str], target_ports: Sequ
                        where=where, got=f"got {type(data).__name__}")
 
 
-def _stack_examples(examples: list[Any], input_ports, target_ports, own_loss, what) -> dict[str, Any]:
+def _stack_examples(examples: list[Any], input_ports, target_ports, own_loss, what,
+                    coders=None) -> dict[str, Any]:
     rows = [split_example_data(e if not isinstance(e, list) else tuple(e), input_ports,
-                               target_ports, own_loss, what) for e in examples]
+                               target_ports, own_loss, what, coders, per_row=True)
+            for e in examples]
     keys = list(rows[0])
     for i, r in enumerate(rows):
         if list(r) != keys:
@@ -337,7 +351,8 @@ class Stream(Source):
 
 
 def make_source(data: Any, *, input_ports: Sequence[str], target_ports: Sequence[str],
-                own_loss: bool, what: str = "data") -> tuple[str, Any]:
+                own_loss: bool, what: str = "data",
+                coders: Mapping[str, Any] | None = None) -> tuple[str, Any]:
     """Classify ``data``: ``("memory", {port: array})`` or ``(kind, data)`` for a stream."""
     from torch.utils.data import DataLoader, Dataset, IterableDataset
     if isinstance(data, DataLoader):
@@ -356,12 +371,14 @@ def make_source(data: Any, *, input_ports: Sequence[str], target_ports: Sequence
                                 got="got an empty list")
         if isinstance(data[0], (tuple, Mapping)) or (own_loss and len(input_ports) == 1):
             if own_loss and len(input_ports) == 1 and not isinstance(data[0], (tuple, Mapping)):
-                return "memory", {input_ports[0]: data}
-            return "memory", _stack_examples(data, input_ports, target_ports, own_loss, what)
+                return "memory", split_example_data({input_ports[0]: data}, input_ports,
+                                                    target_ports, own_loss, what, coders)
+            return "memory", _stack_examples(data, input_ports, target_ports, own_loss, what,
+                                             coders)
         raise NetTypeError("a list as data is a list of (input, target) pairs", where=f"{WHERE}, {what}",
                            got=f"got a list of {type(data[0]).__name__}",
                            fix="pass (inputs, targets) for arrays of inputs and targets")
-    return "memory", split_example_data(data, input_ports, target_ports, own_loss, what)
+    return "memory", split_example_data(data, input_ports, target_ports, own_loss, what, coders)
 
 
 def check_labels(tensors: Mapping[str, torch.Tensor], classes: Mapping[str, int], what: str) -> None:

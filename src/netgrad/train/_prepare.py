@@ -22,6 +22,7 @@ import torch
 from .._errors import NetgradError, NetTypeError, NetValueError
 from ..net._initialize import NetInitialize
 from .._module import NetModule
+from ..encoders._attach import training_coders
 from . import _checkpoint as ckpt_io
 from ._data import (InMemory, Stream, _check_shapes, _Converter, check_labels, check_not_empty,
                     make_source, split_example_data)
@@ -165,9 +166,14 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
     work = copy.deepcopy(net)  # the argument is never touched
     own_loss, target_ports = _planned_target_ports(work, o.loss)
     input_ports = list(work.input_names())
+    # data in the encoders' forms (images, labels) becomes arrays before anything else sees it
+    outputs = list(work.output_names())
+    coders = training_coders(work, {t: outputs[0] if t == "Target" else t[:-len("Target")]
+                                    for t in target_ports})
     kind, raw = make_source(data, input_ports=input_ports, target_ports=target_ports,
-                            own_loss=own_loss)
-    split = lambda b: split_example_data(b, input_ports, target_ports, own_loss, "data")  # noqa: E731
+                            own_loss=own_loss, coders=coders)
+    split = lambda b: split_example_data(b, input_ports, target_ports, own_loss,  # noqa: E731
+                                         "data", coders)
     stream: Stream | None = None
     if kind == "memory":
         sample = raw
@@ -240,7 +246,7 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
     if o.validation_set is not None and o.holdout is None:
         vkind, vraw = make_source(o.validation_set, input_ports=input_ports,
                                   target_ports=target_ports, own_loss=own_loss,
-                                  what="validation_set")
+                                  what="validation_set", coders=coders)
         if vkind == "memory":
             vconv = _Converter(ports, module.integer_ports(), dtype, "validation_set", "")
             vt = vconv(vraw)
