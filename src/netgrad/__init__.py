@@ -26,7 +26,8 @@ from .layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, Constan
                      PaddingLayer, ParametricRampLayer, PrependLayer, RandomArrayLayer,
                      ReplicateLayer, ResizeLayer, SummationLayer, TotalLayer, TransposeLayer,
                      UnitVectorLayer)
-from .layers import CompiledLayer, FunctionLayer, PlaceholderLayer
+from .layers import (CompiledLayer, FunctionLayer, ModuleLayer, NetSharedArray, PlaceholderLayer,
+                     register_layer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort, StaleArraysWarning
 from .ops import robust
 from .io import load, save
@@ -58,7 +59,8 @@ __all__ = [
     "ConstantPlusLayer", "ConstantTimesLayer", "TransposeLayer", "ReplicateLayer", "AppendLayer",
     "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
     "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
-    "FunctionLayer", "CompiledLayer", "PlaceholderLayer",
+    "FunctionLayer", "CompiledLayer", "PlaceholderLayer", "ModuleLayer", "register_layer",
+    "NetSharedArray",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError", "FileError", "MissingFileError",
 ]

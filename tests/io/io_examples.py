@@ -35,7 +35,7 @@ from netgrad.layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, 
                             OrderingLayer, PaddingLayer, ParametricRampLayer, PrependLayer,
                             RandomArrayLayer, ReplicateLayer, ResizeLayer, SummationLayer,
                             TotalLayer, TransposeLayer, UnitVectorLayer)
-from netgrad.layers import CompiledLayer, FunctionLayer, PlaceholderLayer
+from netgrad.layers import CompiledLayer, FunctionLayer, ModuleLayer, PlaceholderLayer
 
 
 @dataclass
@@ -125,6 +125,8 @@ EXAMPLES: dict[str, list[Example]] = {
                 {"Input": (2, 4, 9)}),
         Example(lambda: ConvolutionLayer(4, 2, dilation=2, groups=2, input=(2, 5, 5, 5)),
                 {"Input": (2, 2, 5, 5, 5)}),
+        Example(lambda: ConvolutionLayer(3, 3, stride=2, padding="Same", input=(2, 5, 6)),
+                {"Input": (2, 2, 5, 6)}),
     ],
     "DeconvolutionLayer": [
         Example(lambda: DeconvolutionLayer(3, 2, stride=2, input=(2, 4, 4)),
@@ -138,6 +140,8 @@ EXAMPLES: dict[str, list[Example]] = {
                 {"Input": (2, 3, 4, 4)}),
         Example(lambda: PoolingLayer((2, 2, 2), 2, "Total", input=(1, 4, 4, 4)),
                 {"Input": (2, 1, 4, 4, 4)}),
+        Example(lambda: PoolingLayer(2, 2, "Mean", padding="Same", input=(2, 5, 5)),
+                {"Input": (2, 2, 5, 5)}),
     ],
     "EmbeddingLayer": [
         Example(lambda: EmbeddingLayer(3, 5, input=4), {"Input": ("int", (2, 4), 5)}),
@@ -316,6 +320,15 @@ EXAMPLES: dict[str, list[Example]] = {
     "PlaceholderLayer": [
         Example(lambda: PlaceholderLayer("detector", output_shapes={"Output": (4,)}, Input=(2,))),
         Example(lambda: PlaceholderLayer(inputs=["A", "B"], outputs=["C"])),
+    ],
+    "ModuleLayer": [
+        Example(lambda: ModuleLayer(torch.nn.Linear(3, 2), input=3), {"Input": (4, 3)}),
+        Example(lambda: ModuleLayer(torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1),
+                                                        torch.nn.BatchNorm2d(2), torch.nn.ReLU()),
+                                    input=(1, 4, 4)), {"Input": (2, 1, 4, 4)}),
+        Example(lambda: ModuleLayer(torch.nn.Bilinear(2, 2, 3, bias=False), inputs=["A", "B"],
+                                    A=2, B=2), {"A": (3, 2), "B": (3, 2)}),
+        Example(lambda: ModuleLayer(torch.nn.Embedding(6, 2), input=3), {"Input": ("int", (2, 3), 6)}),
     ],
     "LocalResponseNormalizationLayer": [
         Example(lambda: LocalResponseNormalizationLayer(input=(6, 3, 3)), {"Input": (2, 6, 3, 3)}),

@@ -46,6 +46,7 @@ from .._errors import LoadError, NetgradError, NetTypeError
 from .._module import NetModule
 from ..layers import LAYER_TYPES, ElementwiseLayer, Layer, ThreadingLayer
 from ..layers._arrays import ARRAY_STATES, ArrayState, LayerState
+from ..layers._shared import NetSharedArray
 from ..net import NetChain, NetGraph, NetPort
 from ..net._operators import OPERATOR_TYPES, Operator
 from .._shapes import Varying
@@ -107,6 +108,7 @@ class _Saver:
         self.nodes: list[dict[str, Any]] = []
         self.tensors: dict[str, torch.Tensor] = {}
         self.memo: dict[int, int] = {}
+        self.shared_keys: dict[str, str] = {}
 
     def where(self, path: tuple[str, ...], module: NetModule) -> str:
         inner = " › ".join(f'"{p}"' for p in path) if path else "net"
@@ -162,7 +164,10 @@ class _Saver:
             state = layer.save_state()
         except NetgradError as e:
             raise e.located(where) from None
-        config = dict(layer.get_config())
+        try:
+            config = dict(layer.get_config())
+        except NetgradError as e:  # e.g. a ModuleLayer's module that cannot be saved
+            raise e.located(where) from None
         arity = _function_arity(layer)
         if arity is not None:
             config["function"] = trace_function(layer.function, arity, where)
@@ -180,10 +185,16 @@ class _Saver:
                 arrays[n] = {"state": "uninitialized", "shape": list(a.shape or ()),
                              "dtype": _DTYPE_NAMES.get(a.dtype, str(a.dtype)),
                              "requires_grad": a.requires_grad}
-            else:
-                key = self.prefix + ".".join(path + (n,))
-                self.tensors[key] = a.values
+            else:  # a shared array's values are stored once, under its first use's key
+                key = self.shared_keys.get(a.shared) if a.shared is not None else None
+                if key is None:
+                    key = self.prefix + ".".join(path + (n,))
+                    self.tensors[key] = a.values
+                    if a.shared is not None:
+                        self.shared_keys[a.shared] = key
                 arrays[n] = {"state": "set", "key": key, "requires_grad": a.requires_grad}
+            if a.shared is not None and a.state != "absent":
+                arrays[n]["shared"] = a.shared
         node: dict[str, Any] = {"kind": "layer", "type": kind, "config": config,
                                 "ports": {p: list(s) for p, s in
                                           layer.declared_port_shapes().items()},
@@ -331,6 +342,8 @@ class _Loader:
         self.prefix = prefix
         self.limits = limits
         self.used_keys: set[str] = set()
+        self.shared_keys: dict[str, str] = {}
+        self.shared: dict[str, NetSharedArray] = {}
 
     def fail(self, rule: str, where: str = "the saved net", got: str | None = None,
              fix: str | None = None) -> LoadError:
@@ -613,15 +626,24 @@ class _Loader:
                 _keys(rec, {"state"}, set(), at)
                 arrays[name] = ArrayState("absent")
                 continue
+            shared = rec.get("shared")
+            if shared is not None and (not isinstance(shared, str) or not shared):
+                raise self.fail("a shared array's name is a non-empty string", where=at,
+                                got=f"got {_short(shared)}")
             if state == "uninitialized":
-                _keys(rec, {"state", "shape", "dtype", "requires_grad"}, set(), at)
+                _keys(rec, {"state", "shape", "dtype", "requires_grad"}, {"shared"}, at)
                 shape = _shape(rec["shape"], at, "the shape")
                 dtype = self.float_dtype(rec["dtype"], at)
                 value = None
                 guard.charge(math.prod(shape))
             else:
-                _keys(rec, {"state", "key", "requires_grad"}, set(), at)
-                value = self.tensor(rec["key"], at, f'array "{name}"')
+                _keys(rec, {"state", "key", "requires_grad"}, {"shared"}, at)
+                if shared is not None and self.shared_keys.get(shared) == rec["key"]:
+                    value = self.tensors[rec["key"]]  # a later use of a shared array
+                else:
+                    value = self.tensor(rec["key"], at, f'array "{name}"')
+                    if shared is not None:
+                        self.shared_keys[shared] = rec["key"]
                 shape = tuple(value.shape)
                 dtype = self.float_dtype(_DTYPE_NAMES[value.dtype], at)
             if not isinstance(rec["requires_grad"], bool):
@@ -636,6 +658,11 @@ class _Loader:
                                     f'buffer "{_short(name)}"') for name, key in buffers.items()}
         try:
             layer.load_state(LayerState(arrays, values))
+            for name in names:  # tie the uses of shared arrays again
+                shared = records[name].get("shared")
+                if shared is not None:
+                    handle = self.shared.setdefault(shared, NetSharedArray(shared))
+                    layer.set_array(name, handle)
         except NetgradError as e:
             raise self.fail(e.rule, where=f"{where}: {e.where}" if e.where else where, got=e.got,
                             fix="the file is corrupted or was not written by netgrad") from None

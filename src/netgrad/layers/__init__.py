@@ -2,7 +2,7 @@
 :mod:`netgrad.ops`."""
 
 from ._arrays import ARRAY_STATES, ArrayState, LayerState
-from ._base import LAYER_TYPES, Layer, register_layer
+from ._base import LAYER_TYPES, MODULE_TYPES, Layer, register_layer
 from ._activation import DropoutLayer, SoftmaxLayer
 from ._aggregation import AggregationLayer
 from ._elementwise import ElementwiseLayer, ThreadingLayer
@@ -28,6 +28,8 @@ from ._padding import PaddingLayer, ResizeLayer
 from ._combine import DotLayer, SummationLayer, TotalLayer, UnitVectorLayer
 from ._loss import ContrastiveLossLayer
 from ._function import CompiledLayer, FunctionLayer, PlaceholderLayer
+from ._module_layer import ModuleLayer
+from ._shared import NetSharedArray
 
 __all__ = [
     "Layer", "LAYER_TYPES", "register_layer", "LayerState", "ArrayState", "ARRAY_STATES",
@@ -45,5 +47,6 @@ __all__ = [
     "ConstantPlusLayer", "ConstantTimesLayer", "TransposeLayer", "ReplicateLayer", "AppendLayer",
     "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
     "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
-    "FunctionLayer", "CompiledLayer", "PlaceholderLayer",
+    "FunctionLayer", "CompiledLayer", "PlaceholderLayer", "ModuleLayer", "MODULE_TYPES",
+    "NetSharedArray",
 ]

@@ -181,6 +181,9 @@ class ParametricRampLayer(Layer):
         return {"Slope": tuple(s[lv - 1] for lv in self._levels(s, "ParametricRampLayer"))}
 
     def _create_array(self, name: str, shape: tuple[int, ...], value: Any = None) -> None:
+        if self._shared_already(name):
+            super()._create_array(name, shape, value)
+            return
         super()._create_array(name, shape, value)
         p = getattr(self, name)
         if value is None:  # the slope has a natural start: no NetInitialize needed

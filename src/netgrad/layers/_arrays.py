@@ -28,6 +28,7 @@ import torch
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
 from .._module import NetModule
 from .._shapes import MaybeShape, fmt_shape
+from ._shared import NetSharedArray
 from .._stale import supersede
 
 __all__ = ["ArrayLayer", "ArrayState", "LayerState", "ARRAY_STATES"]
@@ -52,6 +53,8 @@ class ArrayState:
     dtype: torch.dtype | None = None
     requires_grad: bool = True
     values: torch.Tensor | None = None
+    #: the name of the NetSharedArray this array is (several layers hold the same tensor)
+    shared: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class ArrayLayer(NetModule):
     def __init__(self) -> None:
         super().__init__()
         self._uninitialized: set[str] = set()
+        self._shared: dict[str, NetSharedArray] = {}
         for name in self.array_names:
             self.register_parameter(name, None)
             self._uninitialized.add(name)
@@ -103,8 +107,13 @@ class ArrayLayer(NetModule):
 
     # ---- giving arrays values -----------------------------------------------------------------
     def set_array(self, name: str, value: Any) -> None:
-        """Give the array ``name`` values (any array-like of the array's shape)."""
+        """Give the array ``name`` values (any array-like of the array's shape), or make it a
+        :class:`~netgrad.NetSharedArray` shared with other layers."""
         self._check_name(name)
+        if isinstance(value, NetSharedArray):
+            self._shared[name] = value
+            value.attach(self, name)
+            return
         p = self._parameters.get(name)
         dtype = p.dtype if p is not None else (self._device_dtype()[1] or torch.get_default_dtype())
         if isinstance(value, torch.Tensor):
@@ -134,6 +143,8 @@ class ArrayLayer(NetModule):
             with torch.no_grad():
                 p.copy_(tensor)
         self._uninitialized.discard(name)
+        if name in self._shared:
+            self._shared[name].mark_set()
 
     def initialize_arrays(self, method: str, generator: torch.Generator,
                           reinitialize: bool = False) -> None:
@@ -146,6 +157,8 @@ class ArrayLayer(NetModule):
                 with torch.no_grad():
                     self.init_array(name, p, method, generator)
                 self._uninitialized.discard(name)
+                if name in self._shared:
+                    self._shared[name].mark_set()
 
     def init_array(self, name: str, tensor: torch.Tensor, method: str,
                    generator: torch.Generator) -> None:
@@ -169,6 +182,15 @@ class ArrayLayer(NetModule):
 
     # ---- for subclasses ------------------------------------------------------------------
     def _create_array(self, name: str, shape: tuple[int, ...], value: Any = None) -> None:
+        handle = self._shared.get(name)
+        if handle is not None and handle.parameter is not None:  # the shared tensor, not a new one
+            handle.attach(self, name)
+            return
+        self._new_array(name, shape, value)
+        if handle is not None:
+            handle.adopt(self._parameters[name], set_=name not in self._uninitialized)  # type: ignore[arg-type]
+
+    def _new_array(self, name: str, shape: tuple[int, ...], value: Any = None) -> None:
         device, dtype = self._device_dtype()
         data = torch.full(shape, float("nan"), dtype=dtype or torch.get_default_dtype(), device=device)
         self.register_parameter(name, torch.nn.Parameter(data))
@@ -219,13 +241,24 @@ class ArrayLayer(NetModule):
             if p is None:
                 arrays[name] = ArrayState("absent")
             elif name in self._uninitialized:
-                arrays[name] = ArrayState("uninitialized", tuple(p.shape), p.dtype, p.requires_grad)
+                arrays[name] = ArrayState("uninitialized", tuple(p.shape), p.dtype, p.requires_grad,
+                                          shared=self._shared_name(name))
             else:
                 arrays[name] = ArrayState("set", tuple(p.shape), p.dtype, p.requires_grad,
-                                          p.detach())
+                                          p.detach(), shared=self._shared_name(name))
         buffers = {n: b.detach() for n, b in self._buffers.items()
                    if b is not None and n not in self._non_persistent_buffers_set}
         return LayerState(arrays, buffers)
+
+    def _shared_already(self, name: str) -> bool:
+        """Whether array ``name`` is a shared array that already has its tensor (creating it
+        attaches that tensor: a subclass must not give it start values again)."""
+        handle = self._shared.get(name)
+        return handle is not None and handle.parameter is not None
+
+    def _shared_name(self, name: str) -> str | None:
+        handle = self._shared.get(name)
+        return handle.name if handle is not None else None
 
     def load_state(self, state: LayerState) -> None:
         """Put back a :meth:`save_state` result. Everything is checked first (names, states,

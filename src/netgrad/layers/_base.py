@@ -28,22 +28,50 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._errors import NetgradError, NetKeyError, NetValueError, ShapeError
+from .._errors import NetgradError, NetKeyError, NetTypeError, NetValueError, ShapeError
 from .._module import uninitialized_error
 from .._sequences import common_lengths, masked_mean
 from .._shapes import MaybeShape, ShapeLike, as_shape, describe_shape, fmt_shape, has_varying
 from ._arrays import ArrayLayer
 
-__all__ = ["Layer", "LAYER_TYPES", "register_layer"]
+__all__ = ["Layer", "LAYER_TYPES", "MODULE_TYPES", "register_layer", "module_type_name"]
 
 #: Every layer class by name (used by the summary and by ``netgrad.load``).
 LAYER_TYPES: dict[str, type["Layer"]] = {}
+#: Every torch module class a ModuleLayer may hold in a saved net, by qualified name
+#: (``"torch.nn.modules.linear.Linear"``); every ``torch.nn`` module class is registered.
+MODULE_TYPES: dict[str, type[torch.nn.Module]] = {}
 
 
-def register_layer(cls: type["Layer"]) -> type["Layer"]:
-    """Class decorator: make a layer type known by name (to saving and loading)."""
-    LAYER_TYPES[cls.__name__] = cls
-    return cls
+def module_type_name(cls: type) -> str:
+    """The name a torch module class is saved under: ``module.qualname``."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def register_layer(cls: Any) -> Any:
+    """Make a class loadable by name: a :class:`Layer` subclass (also usable as a decorator),
+    or a ``torch.nn.Module`` subclass held by a ModuleLayer (a plain module in a net).
+
+    ``netgrad.load`` builds only registered classes: a layer from its ``get_config()``, a torch
+    module from its saved attributes, without running code from the file. Register the same
+    class before loading that was registered before saving.
+    """
+    if isinstance(cls, type) and issubclass(cls, Layer):
+        LAYER_TYPES[cls.__name__] = cls
+        return cls
+    if isinstance(cls, type) and issubclass(cls, torch.nn.Module):
+        MODULE_TYPES[module_type_name(cls)] = cls
+        return cls
+    raise NetTypeError("register_layer takes a netgrad Layer subclass or a torch.nn.Module "
+                       "subclass", where="register_layer",
+                       got=f"got {type(cls).__name__} {cls!r:.60}",
+                       fix="pass the class itself, e.g. netgrad.register_layer(MyLayer)")
+
+
+def _register_torch_modules() -> None:
+    for value in vars(torch.nn).values():
+        if isinstance(value, type) and issubclass(value, torch.nn.Module):
+            MODULE_TYPES.setdefault(module_type_name(value), value)
 
 
 class Layer(ArrayLayer):
@@ -295,3 +323,6 @@ def _short(value: Any) -> str:
     if callable(value):
         return getattr(value, "__name__", "function")
     return repr(value)
+
+
+_register_torch_modules()

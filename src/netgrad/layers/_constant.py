@@ -203,6 +203,9 @@ class _ConstantOp(Layer):
         return {self._name: shapes["Input"]}
 
     def _create_array(self, name: str, shape: tuple[int, ...], value: Any = None) -> None:
+        if self._shared_already(name):
+            super()._create_array(name, shape, value)
+            return
         super()._create_array(name, shape, value)
         p = getattr(self, name)
         if value is None:  # a natural start (0 to add, 1 to multiply): no NetInitialize needed

@@ -10,6 +10,7 @@ from .. import ops
 from .._errors import NetTypeError, NetValueError, ShapeError
 from .._shapes import MaybeShape, ShapeLike, describe_shape
 from ._base import Layer, register_layer
+from ._same import SAME, pad_extra, same_output, same_padding
 
 __all__ = ["ConvolutionLayer", "DeconvolutionLayer"]
 
@@ -35,7 +36,12 @@ class _ConvBase(Layer):
                                 else "e.g. groups=1")
         self.n = n
         self.groups = groups
-        opts = {"kernel_size": (kernel_size, 1), "stride": (stride, 1), "padding": (padding, 0),
+        self.same = padding == SAME
+        if self.same and self._transposed:
+            raise NetValueError('padding="Same" is for ConvolutionLayer', where=name,
+                                got='got padding="Same"', fix="give the padding as ints")
+        opts = {"kernel_size": (kernel_size, 1), "stride": (stride, 1),
+                "padding": (0 if self.same else padding, 0),
                 "dilation": (dilation, 1), "output_padding": (output_padding, 0)}
         for key, (value, minimum) in opts.items():
             setattr(self, key, _ints(value, key, minimum, name))
@@ -82,6 +88,8 @@ class _ConvBase(Layer):
         d = len(spatial)
         k, st, pd, dl, op = (self._per_dim(key, d) for key in
                              ("kernel_size", "stride", "padding", "dilation", "output_padding"))
+        if self.same:
+            return {"Output": (self.n,) + tuple(same_output(size, si) for size, si in zip(spatial, st))}
         out = []
         for size, ki, si, pi, di, oi in zip(spatial, k, st, pd, dl, op):
             o = self._out_size(size, ki, si, pi, di, oi)
@@ -108,6 +116,8 @@ class _ConvBase(Layer):
         for key in ("kernel_size", "stride", "padding", "dilation"):
             v = getattr(self, key)
             cfg[key] = v[0] if len(v) == 1 else list(v)
+        if self.same:
+            cfg["padding"] = SAME
         cfg["groups"] = self.groups
         if self._transposed:
             v = self.output_padding
@@ -132,7 +142,9 @@ class ConvolutionLayer(_ConvBase):
     Args:
         n: number of output channels.
         kernel_size: an int or a tuple of 1–3 ints.
-        stride, padding, dilation: ints or tuples (zero padding on both sides).
+        stride, padding, dilation: ints or tuples (zero padding on both sides); ``padding="Same"``
+            gives ``ceil(size / stride)`` outputs per dimension (the extra element of an odd
+            total padding goes after, as in TensorFlow and Wolfram).
         groups: split the channels into this many independent groups.
         input: shape of the input ``(C, *spatial)`` (optional).
         weights, biases: initial values; ``biases=False`` for none.
@@ -157,8 +169,13 @@ class ConvolutionLayer(_ConvBase):
         if self.Weights is None:
             raise self._missing_weights(x)
         d = self.Weights.dim() - 2
+        padding = self._per_dim("padding", d)
+        if self.same:
+            padding, extra = same_padding(x.shape[2:], self.Weights.shape[2:],
+                                          self._per_dim("stride", d), self._per_dim("dilation", d))
+            x = pad_extra(x, extra, 0.0)
         return ops.convolution(x, self.Weights, self.Biases if self.has_biases else None,
-                               self._per_dim("stride", d), self._per_dim("padding", d),
+                               self._per_dim("stride", d), padding,
                                self._per_dim("dilation", d), self.groups)
 
     def config_text(self) -> str:

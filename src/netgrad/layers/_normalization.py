@@ -37,6 +37,9 @@ class _NaturalStart(Layer):
         tensor.fill_(_START[name])
 
     def _create_array(self, name: str, shape: tuple[int, ...], value: Any = None) -> None:
+        if self._shared_already(name):
+            super()._create_array(name, shape, value)
+            return
         super()._create_array(name, shape, value)
         p = getattr(self, name)
         if value is None:

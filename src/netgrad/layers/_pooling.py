@@ -12,6 +12,7 @@ from .._errors import NetTypeError, NetValueError, ShapeError
 from .._shapes import MaybeShape, ShapeLike, describe_shape
 from ..ops._pool_windows import _Windows
 from ._base import Layer, register_layer
+from ._same import SAME, pad_extra, same_output, same_padding
 
 __all__ = ["PoolingLayer"]
 
@@ -34,7 +35,8 @@ class PoolingLayer(Layer):
             ``"PowerMean"`` (``(mean |x|^p)^(1/p)``, GeM; ``p → 0`` is the geometric mean).
         padding: added on both sides of each spatial dimension, an int or a tuple (at most half
             the kernel). Padding is never the maximum, adds zeros to totals and LP norms, and is
-            not counted in means.
+            not counted in means. ``"Same"``: ``ceil(size / stride)`` outputs per dimension
+            (the extra element of an odd total padding goes after).
         power: the initial ``p`` of "LP"/"PowerMean" (default 3).
         learn_power: train ``p`` (default True) or keep it fixed.
         power_per_channel: one ``p`` per channel (shape ``(C,)``) instead of one for the layer.
@@ -65,7 +67,8 @@ class PoolingLayer(Layer):
         self.function = function
         self.kernel_size = _ints(kernel_size, "kernel_size", 1)
         self.stride = _ints(stride, "stride", 1)
-        self.padding = _ints(padding, "padding", 0)
+        self.same = padding == SAME
+        self.padding = _ints(0 if self.same else padding, "padding", 0)
         lengths = {len(v) for v in (self.kernel_size, self.stride, self.padding) if len(v) > 1}
         if len(lengths) > 1 or any(n > 3 for n in lengths):
             raise NetValueError("kernel_size, stride and padding must agree on 1, 2 or 3 "
@@ -113,6 +116,16 @@ class PoolingLayer(Layer):
                              f"dimensions)", where=where, got=f"got {describe_shape(s)}",
                              fix="the channel dimension comes first, e.g. (3, 32, 32)")
         d = len(s) - 1
+        if self.same:
+            k, st = _per_dim(self.kernel_size, d), _per_dim(self.stride, d)
+            _, extra = same_padding(s[1:], k, st, (1,) * d)
+            if self.function == "PowerMean" and any(extra):
+                raise ShapeError('padding="Same" needs an even total padding for "PowerMean" '
+                                 "(its extra element would be counted in the mean)",
+                                 where=where, got=f"got {describe_shape(s)} with kernel {k}, "
+                                                  f"stride {st}", fix="use an odd kernel with "
+                                                                      "stride 1, or explicit padding")
+            return {"Output": (s[0],) + tuple(same_output(n, si) for n, si in zip(s[1:], st))}
         try:
             win = _Windows(s[1:], _per_dim(self.kernel_size, d), _per_dim(self.stride, d),
                            _per_dim(self.padding, d), False, where)
@@ -170,6 +183,14 @@ class PoolingLayer(Layer):
                              got=f"got a batch of {describe_shape(tuple(x.shape[1:]))}")
         fn = getattr(ops, f"{_OPS[self.function]}{d}d")
         k, s, pd = (_per_dim(v, d) for v in (self.kernel_size, self.stride, self.padding))
+        if self.same:
+            pd, extra = same_padding(x.shape[2:], k, s, (1,) * d)
+            if any(extra) and self.function == "Mean":  # the extra element is not counted
+                total = getattr(ops, f"total_pool{d}d")
+                ones = pad_extra(torch.ones_like(x[:1, :1]), extra, 0.0)
+                count = total(ones, k, s, pd)
+                return ops.div(total(pad_extra(x, extra, 0.0), k, s, pd), count)
+            x = pad_extra(x, extra, -math.inf if self.function == "Max" else 0.0)
         if self.uses_power:
             if self.Power is None:
                 raise NetValueError("PoolingLayer's channel count is unknown, so it has no "
@@ -184,7 +205,7 @@ class PoolingLayer(Layer):
     def get_config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {"kernel_size": _plain(self.kernel_size),
                                "stride": _plain(self.stride), "function": self.function,
-                               "padding": _plain(self.padding)}
+                               "padding": SAME if self.same else _plain(self.padding)}
         if self.uses_power:
             cfg.update(power=self.power, learn_power=self.learn_power,
                        power_per_channel=self.power_per_channel, power_floor=self.power_floor)

@@ -15,7 +15,7 @@ import torch
 from .._errors import NetgradError, NetKeyError, NetTypeError, NetValueError, ShapeError
 from .._module import NetModule
 from .._shapes import MaybeShape, ShapeLike, as_shape, describe_shape, has_varying
-from ..layers import ElementwiseLayer, LinearLayer
+from ..layers import ElementwiseLayer, LinearLayer, ModuleLayer
 from ._summary import graph_summary_lines
 
 __all__ = ["NetGraph", "NetChain", "NetPort", "as_layer"]
@@ -52,17 +52,16 @@ class NetPort:
 
 
 def as_layer(spec: Any, where: str) -> NetModule:
-    """Layer shorthand: ``"Ramp"`` → ``ElementwiseLayer("Ramp")``, ``3`` → ``LinearLayer(3)``."""
+    """Layer shorthand: ``"Ramp"`` → ``ElementwiseLayer("Ramp")``, ``3`` → ``LinearLayer(3)``,
+    a ``torch.nn.Module`` → ``ModuleLayer(module)``."""
     if isinstance(spec, NetModule):
         return spec
     if isinstance(spec, str):
         return ElementwiseLayer(spec)
     if isinstance(spec, int) and not isinstance(spec, bool):
         return LinearLayer(spec)
-    if isinstance(spec, torch.nn.Module):
-        raise NetTypeError("vertices must be netgrad layers or nets", where=where,
-                           got=f"got the torch module {type(spec).__name__}",
-                           fix="use a netgrad layer (e.g. LinearLayer) for each vertex")
+    if isinstance(spec, torch.nn.Module):  # any torch module: a ModuleLayer
+        return ModuleLayer(spec)
     raise NetTypeError("a vertex is a layer, a net, a function name (\"Ramp\") or an int "
                        "(a LinearLayer's size)", where=where,
                        got=f"got {type(spec).__name__} {spec!r}",

@@ -141,7 +141,8 @@ class EvaluationRecord:
             return
         self._swapped = True
         try:
-            with torch.nn.utils.stateless._reparametrize_module(self.net, self.arrays):
+            with torch.nn.utils.stateless._reparametrize_module(self.net, self.arrays,
+                                                              tie_weights=True):
                 yield
         finally:
             self._swapped = False
