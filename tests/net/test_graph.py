@@ -105,8 +105,10 @@ def test_wiring_errors():
         NetGraph({"a": "Sin", "b": "Cos", "c": "Tanh"}, [("a", "c"), ("b", "c")])
     with pytest.raises(ng.NetKeyError, match="no input port 'Targt'.*\\['Input', 'Target'\\]"):
         NetGraph({"a": "Sin", "l": MeanSquaredLossLayer()}, [("a", NetPort("l", "Targt"))])
-    with pytest.raises(ng.NetTypeError, match="netgrad layers"):
-        NetGraph({"a": torch.nn.Linear(2, 2)})
+    # a torch module is a vertex (issue 12): it becomes a ModuleLayer; other objects are not
+    assert isinstance(NetGraph({"a": torch.nn.Linear(2, 2)})["a"], ng.ModuleLayer)
+    with pytest.raises(ng.NetTypeError, match="a vertex is a layer"):
+        NetGraph({"a": {1, 2}})
     with pytest.raises(ng.NetValueError, match="several output ports"):
         g = NetGraph({"s": "Sin", "c": "Cos"})
         NetGraph({"g": g, "t": "Tanh"}, [("g", "t")])
