@@ -182,8 +182,8 @@ class ModuleLayer(Layer):
         self.output_ports = tuple(outputs)  # type: ignore[misc]
         if integer_inputs is None:
             integer_inputs = self.input_ports if isinstance(module, _INTEGER_INPUT) else ()
-        self.integer_input_ports = frozenset(integer_inputs)  # type: ignore[misc]
-        self.array_names = tuple(n for n, _ in module.named_parameters())  # type: ignore[misc]
+        self.integer_input_ports = frozenset(integer_inputs)
+        self.array_names = tuple(n for n, _ in module.named_parameters())
         self._uninitialized = set()
         if "input" in shapes and "Input" in self.input_ports:
             shapes["Input"] = shapes.pop("input")
