@@ -32,8 +32,9 @@ import torch
 from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
 from ..encoders._attach import encode_ports
 from ..net._data import to_tensor as _to_tensor
-from ..net._shapes import describe_shape, fmt_shape
+from .._shapes import describe_shape, fmt_shape, has_varying
 from ._options import WHERE
+from ._sequences import lengths_key, ragged, to_sequence_tensors
 
 __all__ = ["split_example_data", "Source", "InMemory", "Stream", "make_source", "round_seed",
            "check_labels", "check_not_empty"]
@@ -132,15 +133,10 @@ def _stack_examples(examples: list[Any], input_ports, target_ports, own_loss, wh
                                  where=f'{WHERE}, {what}, port "{k}"',
                                  got=f"got shapes {shapes[:3]}") from None
             continue
-        try:
-            out[k] = np.asarray(vals)
-        except ValueError:
-            out[k] = None
-        if out[k] is None or out[k].dtype == object:
-            raise ShapeError("every example of a port has the same shape",
-                             where=f'{WHERE}, {what}, port "{k}"',
-                             got="got examples of different shapes (a ragged list)",
-                             fix="pad the examples to one shape")
+        if ragged(vals):  # sequences of different lengths stay a list (the converter pads
+            out[k] = vals  # them for a sequence port, and refuses them for any other)
+            continue
+        out[k] = np.asarray(vals)
     return out
 
 
@@ -168,12 +164,13 @@ class _Converter:
     """Checks ports and converts arrays to tensors of the training dtype."""
 
     def __init__(self, ports: Sequence[str], integer_ports: frozenset[str], dtype: torch.dtype,
-                 what: str, fix_ports: str):
+                 what: str, fix_ports: str, shapes: Mapping[str, Any] | None = None):
         self.ports = list(ports)
         self.integer = integer_ports
         self.dtype = dtype
         self.what = what
         self.fix_ports = fix_ports
+        self.shapes = dict(shapes or {})  # sequence ports are padded (train/_sequences.py)
 
     def __call__(self, arrays: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         where = f"{WHERE}, {self.what}"
@@ -191,6 +188,18 @@ class _Converter:
                               fix=f"give all of {self.ports}{self.fix_ports}")
         out = {}
         for p in self.ports:
+            seq = to_sequence_tensors(arrays[p], self.shapes.get(p), self.dtype,
+                                      f'{where}, port "{p}"', p in self.integer)
+            if seq is not None:
+                out[p], out[lengths_key(p)] = seq["data"], seq["lengths"]
+                continue
+            if isinstance(arrays[p], list) and ragged(arrays[p]):
+                raise ShapeError("every example of a port has the same shape",
+                                 where=f'{where}, port "{p}"',
+                                 got="got examples of different shapes (a ragged list)",
+                                 fix='pad the examples to one shape, or declare a sequence port '
+                                     '(e.g. input=("Varying", 8)) for sequences of different '
+                                     "lengths")
             t = _to_tensor(arrays[p], self.dtype, torch.device("cpu"), f'{where}, port "{p}"',
                            p in self.integer)
             if t.dim() == 0:
@@ -208,6 +217,8 @@ class _Converter:
 def _check_shapes(tensors: Mapping[str, torch.Tensor], expected: Mapping[str, Any], what: str) -> None:
     for p, t in tensors.items():
         want = expected.get(p)
+        if want is not None and has_varying(want):  # padded: the elements' shape must fit
+            want, t = tuple(want[1:]), t.flatten(0, 1) if t.dim() >= 2 else t
         if want is not None and tuple(t.shape[1:]) != tuple(want):
             raise ShapeError(f"expected examples that are {describe_shape(tuple(want))}",
                              where=f'{WHERE}, {what}, port "{p}"',

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ._sequences import split_lengths
+
 __all__ = ["describe_bad", "locate"]
 
 
@@ -27,9 +29,10 @@ def locate(module, batch: dict[str, torch.Tensor]) -> str | None:
     if fn is None:
         return None
     training = [m.training for m in module.modules()]
+    inputs, lengths = split_lengths(batch)
     try:
         with torch.enable_grad():
-            report = fn(module, batch)
+            report = fn(module, inputs, lengths=lengths) if lengths else fn(module, inputs)
     except Exception as e:  # noqa: BLE001 - a diagnostic must never stop training
         return f"(the diagnostics could not locate it: {type(e).__name__}: {e})"
     finally:

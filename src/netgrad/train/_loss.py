@@ -25,6 +25,7 @@ from ..layers import CrossEntropyLossLayer, Layer, MeanSquaredLossLayer, Softmax
 from ..net._graph import NetGraph, NetPort
 from .._module import NetModule
 from ._options import WHERE
+from ._sequences import ragged
 
 __all__ = ["TrainingNet", "attach_loss", "ends_in_softmax"]
 
@@ -65,6 +66,8 @@ def _auto_loss(net: NetModule, port: str, target_sample: Any) -> Layer:
     if not ends_in_softmax(net, port):
         return MeanSquaredLossLayer()
     out_shape = net.port_shape(port)
+    if isinstance(target_sample, list) and ragged(target_sample):
+        target_sample = None  # sequences of targets of different lengths: class indices
     if target_sample is not None and out_shape is not None:
         t = np.asarray(target_sample) if not isinstance(target_sample, torch.Tensor) \
             else target_sample.detach().cpu().numpy()

@@ -26,6 +26,7 @@ from ..encoders._attach import training_coders
 from . import _checkpoint as ckpt_io
 from ._data import (InMemory, Stream, _check_shapes, _Converter, check_labels, check_not_empty,
                     make_source, split_example_data)
+from ._sequences import shape_of_ragged
 from ._loss import attach_loss
 from ._measure import MeasurementSpec, Meter, parse_measurements
 from ._options import (WHERE, Clipping, Method, Precision, Stopping, CheckpointPlan,
@@ -182,7 +183,8 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
         stream = Stream(kind, raw, None, split,  # type: ignore[arg-type]
                         o.batch_size or DEFAULT_BATCH_SIZE, seed, rank, world, {})
         sample = split(stream.peek())
-    given = {p: _shape_of(sample[p]) for p in input_ports if p in sample}
+    given = {p: _shape_of(sample[p]) or shape_of_ragged(sample[p])
+             for p in input_ports if p in sample}
     unknown = {p: s for p, s in given.items() if work.port_shape(p) is None and s is not None}
     if unknown:
         try:
@@ -203,9 +205,9 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
                                 "measure only the loss")
     module = training.module
     ports = list(module.input_names())
-    convert = _Converter(ports, module.integer_ports(), dtype, "data",
-                         "" if own_loss else " (the net's inputs and the targets)")
     expected = {p: module.port_shape(p) for p in ports}
+    convert = _Converter(ports, module.integer_ports(), dtype, "data",
+                         "" if own_loss else " (the net's inputs and the targets)", expected)
     labels = {t: c for _, (_, t, k, c) in training.measured.items() if k == "index" and c}
     bs = o.batch_size or DEFAULT_BATCH_SIZE
     val_source: Any = None
@@ -248,7 +250,8 @@ def prepare(net: NetModule, data: Any, o: TrainOptions, dist_, resume_state) -> 
                                   target_ports=target_ports, own_loss=own_loss,
                                   what="validation_set", coders=coders)
         if vkind == "memory":
-            vconv = _Converter(ports, module.integer_ports(), dtype, "validation_set", "")
+            vconv = _Converter(ports, module.integer_ports(), dtype, "validation_set", "",
+                               expected)
             vt = vconv(vraw)
             _check_shapes(vt, expected, "validation_set")
             check_not_empty(next(iter(vt.values())).shape[0], "validation_set")

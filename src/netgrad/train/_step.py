@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from ._guard import describe_bad, locate
+from ._sequences import split_lengths
 from ._results import NonFiniteStepWarning, SkippedStep
 
 __all__ = ["Stepper", "Guard", "careful", "finite_check", "replay_rng"]
@@ -147,14 +148,14 @@ class Stepper:
                 # torch.amp.custom_bwd does for one Function), so that netgrad's autograd
                 # Functions see the dtypes their forward saw; native ops' backward is unchanged.
                 with torch.autocast(self.device.type, dtype=self.autocast_dtype):
-                    out = self.module.run_ports(mb)
+                    out = self.module.run_ports(*split_lengths(mb))
                     ls = self._loss_sum(out)
                     scaled = ls * scale
                     if self.scaler is not None:
                         scaled = self.scaler.scale(scaled)
                     scaled.backward()
             else:
-                out = self.module.run_ports(mb)
+                out = self.module.run_ports(*split_lengths(mb))
                 ls = self._loss_sum(out)
                 (ls * scale).backward()
             d = ls.detach()

@@ -23,6 +23,7 @@ from ._distributed import setup_distributed
 from ._options import WHERE, check_unknown_options
 from ._prepare import parse_options, prepare
 from ._progress import make_reporter
+from ._sequences import split_lengths
 from ._state import TrainState
 from ._step import Stepper, finite_check
 from ._stopping import BestNet, Goals, UserStop
@@ -257,9 +258,9 @@ def validate(st: TrainState) -> tuple[float, dict[str, float]]:
                 batch = {k: v.to(st.device) for k, v in batch.items()}
             if o.precision.mixed:
                 with torch.autocast(st.device.type, dtype=o.precision.half):
-                    out = module.run_ports(batch)
+                    out = module.run_ports(*split_lengths(batch))
             else:
-                out = module.run_ports(batch)
+                out = module.run_ports(*split_lengths(batch))
             s = torch.stack([_per_example_sum(out[p]).double() for p in st.training.loss_ports]).sum()
             total = s if total is None else total + s
             n += gn
