@@ -12,8 +12,8 @@ Paths (see ``_verified.py``):
   lengths that differ the LSTM runs on a packed sequence, the GRU and RNN on the padded batch
   with the final state read at each sequence's last step (their state is their output).
   Why that is the robust result when it holds no NaN: every step is
-  ``gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh`` followed by σ, tanh and products; the backward multiplies the cotangent by the weights, the inputs, the gate values (in
-  [0, 1] or [-1, 1]) and their derivatives (σ(1 - σ), 1 - tanh², in [0, 1]). With finite
+  ``gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh`` followed by σ, tanh and products; the backward
+  multiplies the cotangent by the weights, the inputs, the gate values (in [0, 1] or [-1, 1]) and their derivatives (σ(1 - σ), 1 - tanh², in [0, 1]). With finite
   inputs, weights, states and cotangent every factor is finite, so ``0 · ∞`` and ``∞ - ∞``
   cannot occur, and any other non-finite case shows up as a NaN in the result, which is
   then recomputed by the composition. The one rounding difference: where tanh or σ saturate,
