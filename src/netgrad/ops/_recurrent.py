@@ -13,13 +13,14 @@ Paths (see ``_verified.py``):
   with the final state read at each sequence's last step (their state is their output).
   Why that is the robust result when it holds no NaN: every step is
   ``gates = x W_ihᵀ + b_ih + h W_hhᵀ + b_hh`` followed by σ, tanh and products; the backward
-  multiplies the cotangent by the weights, the inputs, the gate values (in [0, 1] or [-1, 1]) and their derivatives (σ(1 - σ), 1 - tanh², in [0, 1]). With finite
-  inputs, weights, states and cotangent every factor is finite, so ``0 · ∞`` and ``∞ - ∞``
-  cannot occur, and any other non-finite case shows up as a NaN in the result, which is
-  then recomputed by the composition. The one rounding difference: where tanh or σ saturate,
-  the fused kernel forms ``1 - y²`` (absolute error ≤ 2 ulp of 1, so it may round to 0 where
-  netgrad's tanh keeps ~1e-17); that is an absolute error of the order of the rounding of
-  the gate sums the derivative multiplies into.
+  multiplies the cotangent by the weights, the inputs, the gate values (in [0, 1] or
+  [-1, 1]) and their derivatives (σ(1 - σ), 1 - tanh², in [0, 1]). With finite inputs,
+  weights, states and cotangent every factor is finite, so ``0 · ∞`` and ``∞ - ∞`` cannot
+  occur, and any other non-finite case shows up as a NaN in the result, which is then
+  recomputed by the composition. The one rounding difference: where tanh or σ saturate, the
+  fused kernel forms ``1 - y²`` (absolute error ≤ 2 ulp of 1, so it may round to 0 where
+  netgrad's tanh keeps ~1e-17); that is an absolute error of the order of the rounding of the
+  gate sums the derivative multiplies into.
 * the composition of netgrad.ops, one step at a time with ``where`` keeping finished
   sequences' states: used when the fused result holds a NaN, for double backward, under
   torch.compile/torch.func, for a zero-length sequence, and for the dropout masks the fused
