@@ -29,6 +29,7 @@ from .layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, Constan
 from .layers import (CompiledLayer, FunctionLayer, ModuleLayer, NetSharedArray, PlaceholderLayer,
                      register_layer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort, StaleArraysWarning
+from .net import NetPortGradientLayer
 from .ops import robust
 from .io import load, save
 from .debug import check_gradients
@@ -53,6 +54,7 @@ __all__ = [
     "SequenceIndicesLayer", "CTCLossLayer", "SequenceBatch",
     "NetMapOperator", "NetMapThreadOperator", "NetFoldOperator", "NetNestOperator",
     "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator",
+    "NetPortGradientLayer",
     "EmbeddingLayer", "BatchNormalizationLayer", "NormalizationLayer",
     "LocalResponseNormalizationLayer",
     "ParametricRampLayer", "ConstantArrayLayer", "NetArrayLayer", "RandomArrayLayer",

@@ -73,6 +73,18 @@ ROWS = [
            "NetChain"),
     Misuse("gradient of torch data in a bad mode",
            lambda: _net()(torch.ones(3), G("Input"), mode="Training"), V, "NetChain"),
+    Misuse("create_graph that is not a bool",
+           lambda: _net()(X, G("Input"), create_graph="yes"), T, "NetChain"),
+    Misuse("NetPortGradientLayer of an unknown input port",
+           lambda: ng.NetPortGradientLayer(_net(), "Inputs"), K, "NetPortGradientLayer"),
+    Misuse("NetPortGradientLayer of a class-index port",
+           lambda: ng.NetPortGradientLayer(_ce(), "Target"), V, "NetPortGradientLayer"),
+    Misuse("NetPortGradientLayer of an unknown output port",
+           lambda: ng.NetPortGradientLayer(_net(), "Input", output="Out"), K,
+           "NetPortGradientLayer"),
+    Misuse("NetPortGradientLayer port name taken by the net",
+           lambda: ng.NetPortGradientLayer(_net(), "Input", name="Output"), V,
+           "NetPortGradientLayer"),
 ]
 
 

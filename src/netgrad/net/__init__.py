@@ -8,7 +8,9 @@ from ._initialize import NetInitialize
 from ._operators import (NetBidirectionalOperator, NetFoldOperator, NetGANOperator,
                          NetMapOperator, NetMapThreadOperator, NetNestOperator,
                          NetPairEmbeddingOperator)
+from ._gradient_operator import NetPortGradientLayer
 
 __all__ = ["NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule", "StaleArraysWarning",
            "NetMapOperator", "NetMapThreadOperator", "NetFoldOperator", "NetNestOperator",
-           "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator"]
+           "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator",
+           "NetPortGradientLayer"]

@@ -327,7 +327,9 @@ def build_record(net: NetModule, data: Any, spec: Any = None, *, precision: Any 
                            for v in list(raw_inputs.values()) + list(raw_imposed.values()))
     if not isinstance(create_graph, bool):
         raise NetTypeError("create_graph is True or False", where=kind,
-                           got=f"got {type(create_graph).__name__} {create_graph!r}")
+                           got=f"got {type(create_graph).__name__} {create_graph!r}",
+                           fix="create_graph=True keeps the gradients' graph; leave it out to "
+                               "keep it exactly when an input tensor requires grad")
     if targets:
         inputs_wanted = {t.port for t in targets.values() if t.kind == "input"}
         if create_graph:  # keep every graph; a wanted input becomes a leaf only if it has none
