@@ -26,8 +26,8 @@ from .layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, Constan
                      PaddingLayer, ParametricRampLayer, PrependLayer, RandomArrayLayer,
                      ReplicateLayer, ResizeLayer, SummationLayer, TotalLayer, TransposeLayer,
                      UnitVectorLayer)
-from .layers import (CompiledLayer, FunctionLayer, ModuleLayer, NetSharedArray, PlaceholderLayer,
-                     register_layer)
+from .layers import (CompiledLayer, FunctionLayer, ImageAugmentationLayer, ModuleLayer,
+                     NetSharedArray, PlaceholderLayer, SpatialTransformationLayer, register_layer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort, StaleArraysWarning
 from .net import NetPortGradientLayer
 from .ops import robust
@@ -62,7 +62,7 @@ __all__ = [
     "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
     "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
     "FunctionLayer", "CompiledLayer", "PlaceholderLayer", "ModuleLayer", "register_layer",
-    "NetSharedArray",
+    "NetSharedArray", "ImageAugmentationLayer", "SpatialTransformationLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError", "FileError", "MissingFileError",
 ]

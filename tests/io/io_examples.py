@@ -36,6 +36,7 @@ from netgrad.layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, 
                             RandomArrayLayer, ReplicateLayer, ResizeLayer, SummationLayer,
                             TotalLayer, TransposeLayer, UnitVectorLayer)
 from netgrad.layers import CompiledLayer, FunctionLayer, ModuleLayer, PlaceholderLayer
+from netgrad.layers import ImageAugmentationLayer, SpatialTransformationLayer
 
 
 @dataclass
@@ -329,6 +330,14 @@ EXAMPLES: dict[str, list[Example]] = {
         Example(lambda: ModuleLayer(torch.nn.Bilinear(2, 2, 3, bias=False), inputs=["A", "B"],
                                     A=2, B=2), {"A": (3, 2), "B": (3, 2)}),
         Example(lambda: ModuleLayer(torch.nn.Embedding(6, 2), input=3), {"Input": ("int", (2, 3), 6)}),
+    ],
+    "ImageAugmentationLayer": [
+        Example(lambda: ImageAugmentationLayer((3, 4), input=(2, 5, 6)), {"Input": (2, 2, 5, 6)}),
+        Example(lambda: ImageAugmentationLayer(2, reflection_probabilities=(0.5, 0.5))),
+    ],
+    "SpatialTransformationLayer": [
+        Example(lambda: SpatialTransformationLayer((3, 3), input=(1, 4, 4)),
+                {"Input": (2, 1, 4, 4), "Parameters": (2, 6)}),
     ],
     "LocalResponseNormalizationLayer": [
         Example(lambda: LocalResponseNormalizationLayer(input=(6, 3, 3)), {"Input": (2, 6, 3, 3)}),

@@ -30,6 +30,7 @@ from ._loss import ContrastiveLossLayer
 from ._function import CompiledLayer, FunctionLayer, PlaceholderLayer
 from ._module_layer import ModuleLayer
 from ._shared import NetSharedArray
+from ._image import ImageAugmentationLayer, SpatialTransformationLayer
 
 __all__ = [
     "Layer", "LAYER_TYPES", "register_layer", "LayerState", "ArrayState", "ARRAY_STATES",
@@ -48,5 +49,5 @@ __all__ = [
     "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
     "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
     "FunctionLayer", "CompiledLayer", "PlaceholderLayer", "ModuleLayer", "MODULE_TYPES",
-    "NetSharedArray",
+    "NetSharedArray", "ImageAugmentationLayer", "SpatialTransformationLayer",
 ]
