@@ -83,10 +83,8 @@ class ImageAugmentationLayer(Layer):
             top, left = (height - h) // 2, (width - w) // 2
             return x[:, :, top:top + h, left:left + w]
         dev = x.device
-        top = torch.randint(0, height - h + 1, (n, 1), device=dev)
-        left = torch.randint(0, width - w + 1, (n, 1), device=dev)
-        rows = top + torch.arange(h, device=dev)
-        cols = left + torch.arange(w, device=dev)
+        rows = torch.randint(0, height - h + 1, (n, 1), device=dev) + torch.arange(h, device=dev)
+        cols = torch.randint(0, width - w + 1, (n, 1), device=dev) + torch.arange(w, device=dev)
         ph, pv = self.reflection_probabilities
         flip_lr = torch.rand(n, 1, device=dev) < ph
         flip_ud = torch.rand(n, 1, device=dev) < pv
@@ -97,7 +95,7 @@ class ImageAugmentationLayer(Layer):
         return out.permute(0, 3, 1, 2)
 
     def get_config(self) -> dict[str, Any]:
-        return self._with_input({"crop_size": list(self.crop_size),  # type: ignore[arg-type]
+        return self._with_input({"crop_size": list(self.crop_size),
                                  "reflection_probabilities": list(self.reflection_probabilities)})
 
 
@@ -139,13 +137,13 @@ class SpatialTransformationLayer(Layer):
                              where='SpatialTransformationLayer, port "Parameters"',
                              got=f"got {describe_shape(p)}",
                              fix="e.g. LinearLayer(6) before it; (1, 0, 0, 0, 1, 0) is the identity")
-        return {"Output": None if s is None else (s[0],) + tuple(self.shape)}  # type: ignore[arg-type]
+        return {"Output": None if s is None else (s[0],) + tuple(self.shape)}
 
     def forward(self, x: torch.Tensor, parameters: torch.Tensor) -> torch.Tensor:
         theta = parameters.reshape(-1, 2, 3).to(x.dtype)
-        grid = F.affine_grid(theta, [x.shape[0], x.shape[1], *self.shape],  # type: ignore[misc]
+        grid = F.affine_grid(theta, [x.shape[0], x.shape[1], *self.shape],
                              align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
     def get_config(self) -> dict[str, Any]:
-        return self._with_input({"shape": list(self.shape)})  # type: ignore[arg-type]
+        return self._with_input({"shape": list(self.shape)})
