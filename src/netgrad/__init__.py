@@ -30,6 +30,8 @@ from .layers import (CompiledLayer, FunctionLayer, ImageAugmentationLayer, Modul
                      NetSharedArray, PlaceholderLayer, SpatialTransformationLayer, register_layer)
 from .net import NetChain, NetGraph, NetInitialize, NetModule, NetPort, StaleArraysWarning
 from .net import NetPortGradientLayer
+from .net import (NetAppend, NetDelete, NetDrop, NetExtract, NetFlatten, NetInformation, NetInsert,
+                  NetJoin, NetPrepend, NetReplacePart, NetTake)
 from .ops import robust
 from .io import load, save
 from .debug import check_gradients
@@ -62,7 +64,15 @@ __all__ = [
     "PrependLayer", "ExtractLayer", "OrderingLayer", "PaddingLayer", "ResizeLayer", "DotLayer",
     "TotalLayer", "SummationLayer", "UnitVectorLayer", "ContrastiveLossLayer",
     "FunctionLayer", "CompiledLayer", "PlaceholderLayer", "ModuleLayer", "register_layer",
-    "NetSharedArray", "ImageAugmentationLayer", "SpatialTransformationLayer",
+    "NetSharedArray", "NetTake", "NetDrop", "NetExtract", "NetReplacePart", "NetFlatten",
+    "NetJoin", "NetAppend", "NetPrepend", "NetInsert", "NetDelete", "NetInformation",
+    "ImageAugmentationLayer", "SpatialTransformationLayer",
     "NetgradError", "NetValueError", "NetTypeError", "NetKeyError", "ShapeError",
     "UninitializedError", "NonFiniteError", "LoadError", "FileError", "MissingFileError",
 ]
+
+# NetInformation's "SummaryGraphic" is drawn by netgrad.plot (nets sit below plotting)
+from .net._information import register_summary_graphic as _register_summary  # noqa: E402
+from .plot._summary import summary_graphic as _summary_graphic  # noqa: E402
+
+_register_summary(_summary_graphic)

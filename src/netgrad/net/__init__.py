@@ -14,3 +14,10 @@ __all__ = ["NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule", "Sta
            "NetMapOperator", "NetMapThreadOperator", "NetFoldOperator", "NetNestOperator",
            "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator",
            "NetPortGradientLayer"]
+
+from ._surgery import (NetAppend, NetDelete, NetDrop, NetExtract, NetFlatten, NetInsert,  # noqa: E402
+                       NetJoin, NetPrepend, NetReplacePart, NetTake)
+from ._information import NetInformation  # noqa: E402
+
+__all__ += ["NetTake", "NetDrop", "NetExtract", "NetReplacePart", "NetFlatten", "NetJoin",
+            "NetAppend", "NetPrepend", "NetInsert", "NetDelete", "NetInformation"]
