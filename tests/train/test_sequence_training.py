@@ -118,3 +118,27 @@ def test_ragged_data_for_a_port_that_is_not_a_sequence_says_so():
     with pytest.raises(ng.ShapeError, match=r"ragged list.*Varying"):
         ng.train(net, ([[1.0, 2.0, 3.0], [1.0, 2.0]], [[0.0, 1.0], [1.0, 0.0]]),
                  max_training_rounds=1, progress=False)
+
+
+def test_gan_operator_trains_its_two_nets_in_turn():
+    """netgrad.train alternates the discriminator's and the generator's steps; on 1-D data the
+    generated samples move from around 0 to the data's neighbourhood (around 3)."""
+    gen = NetChain([LinearLayer(8), "Tanh", LinearLayer(1)], input=2)
+    disc = NetChain([LinearLayer(16), "Tanh", LinearLayer(1), "LogisticSigmoid"], input=1)
+    gan = ng.NetInitialize(ng.NetGANOperator(gen, disc), seed=0)
+    real = np.random.default_rng(0).normal(3.0, 0.5, size=(512, 1)).astype("float32")
+    z = np.random.default_rng(1).normal(size=(2000, 2)).astype("float32")
+    before = gan["Generator"](z)
+    r = ng.train(gan, real, max_training_rounds=25, batch_size=64, learning_rate=0.003,
+                 method=("ADAM", {"beta1": 0.5}), seed=0, progress=False, results=True)
+    batches = 25 * 8
+    assert r.steps == 2 * batches and len(r.generator_losses) == batches
+    assert len(r.batch_losses) == batches and np.isfinite(r.round_losses).all()
+    after = r.net["Generator"](z)
+    assert abs(before.mean()) < 0.5 and 2.0 < after.mean() < 4.0, after.mean()
+    assert after.std() < 1.0, after.std()
+    # the discriminator's arrays moved (its steps were applied), and so did the generator's
+    for name in ("Generator", "Discriminator"):
+        w0 = gan[name][0].Weights.detach().numpy()
+        w1 = r.net[name][0].Weights.detach().numpy()
+        assert not np.allclose(w0, w1), name

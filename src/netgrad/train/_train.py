@@ -20,6 +20,7 @@ from .._errors import NetgradError, NetTypeError
 from .._module import NetModule
 from . import _checkpoint as ckpt_io
 from ._distributed import setup_distributed
+from ._gan import GANStepper, gan_data, is_gan
 from ._options import WHERE, check_unknown_options
 from ._prepare import parse_options, prepare
 from ._progress import make_reporter
@@ -137,6 +138,8 @@ def train(net: NetModule, data: Any, *, loss: Any = None, batch_size: int | None
     try:
         cuda = [dist_.device] if dist_.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
+            if is_gan(net):
+                data = gan_data(net, data)
             st = prepare(net, data, o, dist_, resume_state)
             run(st)
             return finish(st, net)
@@ -165,7 +168,7 @@ def plugins_for(st: TrainState) -> list:
 def run(st: TrainState) -> None:
     """Rounds of steps until a goal, a criterion or the data ends training."""
     st.plugins = plugins_for(st)
-    step = Stepper(st)
+    step = GANStepper(st) if is_gan(st.work) else Stepper(st)
     source = st.source
     for p in st.plugins:
         p.start(st)
