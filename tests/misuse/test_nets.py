@@ -20,7 +20,7 @@ ROWS = [
     Misuse("chain of a string", lambda: NetChain("Ramp"), T, "NetChain"),
     Misuse("chain of nothing", lambda: NetChain([]), V, "NetChain"),
     Misuse("chain of an unknown object", lambda: NetChain([object()]), T, '"0"'),
-    Misuse("chain of a torch module", lambda: NetChain([torch.nn.Linear(2, 2)]), T, '"0"'),
+    Misuse("chain of a torch module class", lambda: NetChain([torch.nn.Linear]), T, '"0"'),
     Misuse("chain of an unknown function name", lambda: NetChain(["Relu"]), V, "ElementwiseLayer"),
     Misuse("chain whose layers disagree",
            lambda: NetChain([LinearLayer(3, input=2), LinearLayer(2, input=4)]), S,
