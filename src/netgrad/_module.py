@@ -190,9 +190,10 @@ class NetModule(torch.nn.Module):
         if len(args) >= 2 and isinstance(args[1], torch.Tensor) or (
                 kwargs and set(kwargs) <= set(self.input_names())):
             # PyTorch style: batched tensors by position or by port name.
-            if kwargs:
+            if kwargs and not args:
                 return self.run_ports_or_single(kwargs)
-            return torch.nn.Module.__call__(self, *args)
+            # tensors by position, with keywords of forward (net(x, state, lengths=n))
+            return torch.nn.Module.__call__(self, *args, **kwargs)
         if "lengths" in kwargs and args and isinstance(args[0], torch.Tensor):
             # PyTorch style for padded sequences: net(x, lengths=...)
             return torch.nn.Module.__call__(self, *args, **kwargs)

@@ -26,14 +26,27 @@ _MASKS = (None, "Causal")
 _RESCALINGS = (None, "DimensionSqrt")
 
 
-def _choice(value: Any, allowed: tuple, option: str) -> Any:
+def _choice(value: Any, allowed: tuple, option: str, more: str = "") -> Any:
     if value not in allowed:
         close = [a for a in allowed if isinstance(a, str) and isinstance(value, str)
                  and a.lower() == value.lower()]
-        raise NetValueError(f"AttentionLayer's {option} is one of {list(allowed)}",
+        raise NetValueError(f"AttentionLayer's {option} is one of {list(allowed)}{more}",
                             where="AttentionLayer", got=f"got {value!r}",
-                            fix=f"did you mean {close[0]!r}?" if close else None)
+                            fix=f"did you mean {close[0]!r}?" if close
+                            else f"pass {option}= one of {list(allowed)}{more}")
     return value
+
+
+def _parse_mask(mask: Any) -> tuple[str | None, int | None]:
+    """``None``, ``"Causal"`` or ``("Causal", n)`` (Wolfram's ``"Causal" -> n``) → (kind, window)."""
+    if isinstance(mask, (tuple, list)):
+        if len(mask) == 2 and mask[0] == "Causal" and isinstance(mask[1], int) \
+                and not isinstance(mask[1], bool) and mask[1] >= 1:
+            return "Causal", int(mask[1])
+        raise NetValueError('AttentionLayer\'s local causal mask is ("Causal", n) with a window '
+                            "n >= 1", where="AttentionLayer", got=f"got mask={mask!r}",
+                            fix='e.g. mask=("Causal", 3): query i sees keys i-2, i-1, i')
+    return _choice(mask, _MASKS, "mask", ' or ("Causal", n)'), None
 
 
 @register_layer
@@ -48,7 +61,8 @@ class AttentionLayer(Layer):
             kᵀ W q with the learned array "Weights" (key size × query size).
         heads: split the query, key and value vectors into this many equal parts and attend
             with each separately (multi-head attention); the outputs are concatenated.
-        mask: ``None`` or ``"Causal"``: query i sees keys 0…i (self-attention).
+        mask: ``None``; ``"Causal"``: query i sees keys 0…i (self-attention);
+            ``("Causal", n)``: a local causal window, query i sees keys i-n+1…i.
         score_rescaling: ``"DimensionSqrt"`` (default): scale scores by 1/√(key size per head),
             the scaled dot product; ``None``: no scaling (Wolfram's default).
         dropout: dropout on the attention weights when training.
@@ -82,7 +96,7 @@ class AttentionLayer(Layer):
             raise NetValueError("AttentionLayer's heads is a positive int", where="AttentionLayer",
                                 got=f"got {heads!r}")
         self.heads = heads
-        self.mask = _choice(mask, _MASKS, "mask")
+        self.mask, self.window = _parse_mask(mask)
         self.score_rescaling = _choice(score_rescaling, _RESCALINGS, "score_rescaling")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or \
                 not 0.0 <= dropout < 1.0:
@@ -187,8 +201,11 @@ class AttentionLayer(Layer):
             m = (mask != 0)[:, None]
             allowed = m if allowed is None else allowed & m
         causal = self.mask == "Causal"
-        if causal and allowed is not None:
-            allowed = allowed & torch.ones(lq, lk, dtype=torch.bool, device=key.device).tril()
+        if causal and (allowed is not None or self.window is not None):
+            band = torch.ones(lq, lk, dtype=torch.bool, device=key.device).tril()
+            if self.window is not None:
+                band = band & ~band.tril(-self.window)
+            allowed = band if allowed is None else allowed & band
             causal = False
         p = self.dropout if self.training else 0.0
         o = ops.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p,
@@ -201,7 +218,7 @@ class AttentionLayer(Layer):
         if self.heads != 1:
             cfg["heads"] = self.heads
         if self.mask is not None:
-            cfg["mask"] = self.mask
+            cfg["mask"] = self.mask if self.window is None else [self.mask, self.window]
         if self.score_rescaling != "DimensionSqrt":
             cfg["score_rescaling"] = self.score_rescaling
         if self.dropout:
