@@ -17,8 +17,9 @@ from .layers import (AttentionLayer, BasicRecurrentLayer, CTCLossLayer, GatedRec
                      LongShortTermMemoryLayer, SequenceIndicesLayer, SequenceLastLayer,
                      SequenceMostLayer, SequenceRestLayer, SequenceReverseLayer)
 from ._sequences import SequenceBatch
-from .net import (NetBidirectionalOperator, NetFoldOperator, NetGANOperator, NetMapOperator,
-                  NetMapThreadOperator, NetNestOperator, NetPairEmbeddingOperator)
+from .net import (AttentionNetOperator, NetBidirectionalOperator, NetFoldOperator,
+                  NetGANOperator, NetMapOperator, NetMapThreadOperator, NetNestOperator,
+                  NetPairEmbeddingOperator)
 from .layers import (BatchNormalizationLayer, EmbeddingLayer, LocalResponseNormalizationLayer,
                      NormalizationLayer)
 from .layers import (AppendLayer, ConstantArrayLayer, ConstantPlusLayer, ConstantTimesLayer,
@@ -56,7 +57,7 @@ __all__ = [
     "SequenceIndicesLayer", "CTCLossLayer", "SequenceBatch",
     "NetMapOperator", "NetMapThreadOperator", "NetFoldOperator", "NetNestOperator",
     "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator",
-    "NetPortGradientLayer",
+    "NetPortGradientLayer", "AttentionNetOperator",
     "EmbeddingLayer", "BatchNormalizationLayer", "NormalizationLayer",
     "LocalResponseNormalizationLayer",
     "ParametricRampLayer", "ConstantArrayLayer", "NetArrayLayer", "RandomArrayLayer",

@@ -49,6 +49,33 @@ def _parse_mask(mask: Any) -> tuple[str | None, int | None]:
     return _choice(mask, _MASKS, "mask", ' or ("Causal", n)'), None
 
 
+def attention_mask(lq: int, lk: int, device: torch.device, key_lengths: torch.Tensor | None,
+                   mask: torch.Tensor | None, kind: str | None, window: int | None
+                   ) -> tuple[torch.Tensor | None, bool]:
+    """The keys each query may see: a boolean ``(B or 1, 1, Lq, Lk)`` (None: all) from the
+    key lengths, a Mask port array ``(B, Lq, Lk)`` (nonzero: allowed) and a causal kind (with an
+    optional window), and whether torch's ``is_causal`` expresses the rest."""
+    allowed = None
+    if key_lengths is not None:
+        allowed = positions_mask(key_lengths.to(device), lk)[:, None, None, :]
+    if mask is not None:
+        m = (mask != 0)[:, None]
+        allowed = m if allowed is None else allowed & m
+    causal = kind == "Causal"
+    if causal and (allowed is not None or window is not None):
+        band = torch.ones(lq, lk, dtype=torch.bool, device=device).tril()
+        if window is not None:
+            band = band & ~band.tril(-window)
+        allowed = band if allowed is None else allowed & band
+        causal = False
+    return allowed, causal
+
+
+#: The attention over a scoring net (``AttentionLayer(net)``), an operator since it holds a
+#: net; ``netgrad.net`` registers it (layers sit below nets).
+SCORED_ATTENTION: list[type] = []
+
+
 @register_layer
 class AttentionLayer(Layer):
     """Attention of queries over (key, value) pairs, with multiple heads and masks.
@@ -58,7 +85,10 @@ class AttentionLayer(Layer):
 
     Args:
         scoring: ``"Dot"``: score q·k (query and key sizes equal); ``"Bilinear"``: score
-            kᵀ W q with the learned array "Weights" (key size × query size).
+            kᵀ W q with the learned array "Weights" (key size × query size); a net with
+            inputs "Input" (a key vector) and "Query" (a query vector) and a scalar output,
+            e.g. additive attention (Wolfram's ``AttentionLayer[net]``; it gives an
+            :class:`~netgrad.net.AttentionNetOperator`, which holds the net).
         heads: split the query, key and value vectors into this many equal parts and attend
             with each separately (multi-head attention); the outputs are concatenated.
         mask: ``None``; ``"Causal"``: query i sees keys 0…i (self-attention);
@@ -82,7 +112,12 @@ class AttentionLayer(Layer):
     output_ports = ("Output",)
     sequence_support = "lengths"
 
-    def __init__(self, scoring: str = "Dot", *, heads: int = 1, mask: str | None = None,
+    def __new__(cls, scoring: Any = "Dot", *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(scoring, str) and SCORED_ATTENTION:
+            return SCORED_ATTENTION[0](scoring, *args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, scoring: Any = "Dot", *, heads: int = 1, mask: Any = None,
                  score_rescaling: str | None = "DimensionSqrt", dropout: float = 0.0,
                  mask_port: bool = False, key: ShapeLike = None, value: ShapeLike = None,
                  query: ShapeLike = None) -> None:
@@ -194,19 +229,8 @@ class AttentionLayer(Layer):
         k = key.reshape(b, lk, h, -1).transpose(1, 2)
         v = value.reshape(b, lk, h, -1).transpose(1, 2)
         scale = 1.0 / math.sqrt(k.shape[-1]) if self.score_rescaling == "DimensionSqrt" else 1.0
-        allowed = None
-        if key_lengths is not None:
-            allowed = positions_mask(key_lengths.to(key.device), lk)[:, None, None, :]
-        if mask is not None:
-            m = (mask != 0)[:, None]
-            allowed = m if allowed is None else allowed & m
-        causal = self.mask == "Causal"
-        if causal and (allowed is not None or self.window is not None):
-            band = torch.ones(lq, lk, dtype=torch.bool, device=key.device).tril()
-            if self.window is not None:
-                band = band & ~band.tril(-self.window)
-            allowed = band if allowed is None else allowed & band
-            causal = False
+        allowed, causal = attention_mask(lq, lk, key.device, key_lengths, mask, self.mask,
+                                         self.window)
         p = self.dropout if self.training else 0.0
         o = ops.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p,
                                              is_causal=causal, scale=scale)

@@ -5,7 +5,7 @@ from . import _evaluate  # noqa: F401  (registers Wolfram-style evaluation with 
 from ._graph import NetChain, NetGraph, NetPort
 from .._stale import StaleArraysWarning
 from ._initialize import NetInitialize
-from ._operators import (NetBidirectionalOperator, NetFoldOperator, NetGANOperator,
+from ._operators import (AttentionNetOperator, NetBidirectionalOperator, NetFoldOperator, NetGANOperator,
                          NetMapOperator, NetMapThreadOperator, NetNestOperator,
                          NetPairEmbeddingOperator)
 from ._gradient_operator import NetPortGradientLayer
@@ -13,7 +13,7 @@ from ._gradient_operator import NetPortGradientLayer
 __all__ = ["NetChain", "NetGraph", "NetPort", "NetInitialize", "NetModule", "StaleArraysWarning",
            "NetMapOperator", "NetMapThreadOperator", "NetFoldOperator", "NetNestOperator",
            "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator",
-           "NetPortGradientLayer"]
+           "NetPortGradientLayer", "AttentionNetOperator"]
 
 from ._surgery import (NetAppend, NetDelete, NetDrop, NetExtract, NetFlatten, NetInsert,  # noqa: E402
                        NetJoin, NetPrepend, NetReplacePart, NetTake)

@@ -29,13 +29,14 @@ from .._errors import NetKeyError, NetValueError, ShapeError
 from .._module import NetModule
 from .._sequences import common_lengths, positions_mask
 from .._shapes import MaybeShape, ShapeLike, Varying, as_shape, describe_shape
+from ..layers import _attention
 from ..layers._sequence import reverse_sequences
 from ._graph import as_layer
 from ._summary import graph_summary_lines
 
 __all__ = ["NetMapOperator", "NetMapThreadOperator", "NetFoldOperator", "NetNestOperator",
            "NetBidirectionalOperator", "NetPairEmbeddingOperator", "NetGANOperator",
-           "OPERATOR_TYPES"]
+           "AttentionNetOperator", "OPERATOR_TYPES"]
 
 #: Every operator class by name (for saving and loading).
 OPERATOR_TYPES: dict[str, type["Operator"]] = {}
@@ -838,3 +839,150 @@ class NetGANOperator(Operator):
     def get_config(self) -> dict[str, Any]:
         s = self._declared.get("Latent")
         return {"latent": list(s)} if s is not None else {}
+
+
+# ----------------------------------------------------------------------------- attention
+@_register
+class AttentionNetOperator(Operator):
+    """Attention whose scores come from a net: what ``AttentionLayer(net, ...)`` builds
+    (Wolfram's ``AttentionLayer[net]``). For each query q and key k_j the score is
+    ``s_j = net({"Input": k_j, "Query": q})`` (a scalar), and ``Output = Σ_j softmax(s)_j v_j``
+    over the keys the query may see.
+
+    Args:
+        net: the scoring net, inputs "Input" (one key vector) and "Query" (one query vector),
+            one scalar output (shape ``()`` or ``(1,)``); e.g. additive attention
+            ``v·tanh(W [k; q])``. Its arrays are this layer's: path ``("ScoringNet", ...)``.
+        heads, mask, dropout, mask_port, key, value, query: as :class:`AttentionLayer` (with
+            heads, the net scores each head's parts of the vectors).
+        score_rescaling: ``None`` (default, Wolfram's: the net learns its scale) or
+            ``"DimensionSqrt"`` (scores times 1/√(key size per head)).
+
+    A query whose keys are all masked gets output 0 and gradient 0 (the net's arrays get
+    nothing from it), as with :class:`AttentionLayer`.
+    """
+
+    roles = ("ScoringNet",)
+    sequence_support = "lengths"
+
+    def __init__(self, net: Any, *, heads: int = 1, mask: Any = None,
+                 score_rescaling: str | None = None, dropout: float = 0.0,
+                 mask_port: bool = False, key: ShapeLike = None, value: ShapeLike = None,
+                 query: ShapeLike = None) -> None:
+        super().__init__({"ScoringNet": net})
+        inner = self._net("ScoringNet")
+        kind = "AttentionLayer"
+        if set(inner.input_names()) != {"Input", "Query"} or len(inner.output_names()) != 1:
+            raise NetValueError('a scoring net has the inputs "Input" (a key vector) and "Query" '
+                                "(a query vector) and one output (the score)", where=kind,
+                                got=f"got inputs {list(inner.input_names())} and outputs "
+                                    f"{list(inner.output_names())}",
+                                fix='name its ports, e.g. NetGraph(..., Input=k, Query=q)')
+        probe = _attention.AttentionLayer(heads=heads, mask=mask, score_rescaling=score_rescaling,
+                                          dropout=dropout)      # the options, checked once
+        self.heads, self.mask, self.window = probe.heads, probe.mask, probe.window
+        self.score_rescaling, self.dropout = probe.score_rescaling, probe.dropout
+        self.mask_port = bool(mask_port)
+        self._setup(Key=key, Value=value, Query=query)
+
+    def input_names(self):
+        return ("Key", "Value", "Query") + (("Mask",) if self.mask_port else ())
+
+    def output_names(self):
+        return ("Output",)
+
+    def complete_inputs(self, shapes):
+        shapes = dict(shapes)
+        if self.mask_port and shapes.get("Mask") is None:
+            q, k = shapes.get("Query"), shapes.get("Key")
+            if q is not None and k is not None:
+                shapes["Mask"] = (q[0] if len(q) == 2 else 1, k[0])
+        return shapes
+
+    def _infer(self, shapes, commit):
+        shapes = self.complete_inputs(shapes)
+        # the layer's own checks of ranks, heads, lengths and the mask ("Dot" would also ask
+        # for equal key and query sizes, so "Bilinear" stands in: no arrays are made)
+        check = _attention.AttentionLayer("Bilinear", heads=self.heads,
+                                          mask=self.mask if self.window is None
+                                          else (self.mask, self.window),
+                                          mask_port=self.mask_port)
+        check.infer_outputs(shapes)
+        k, v, q = shapes.get("Key"), shapes.get("Value"), shapes.get("Query")
+        inner = {"Input": None if k is None else (k[-1] // self.heads,),
+                 "Query": None if q is None else (q[-1] // self.heads,)}
+        out = self._inner("ScoringNet", inner, commit)
+        (o,) = self._net("ScoringNet").output_names()
+        score_shape = out.get(o)
+        if score_shape is not None and tuple(score_shape) not in {(), (1,)}:
+            raise ShapeError("a scoring net gives one score per key and query, a scalar",
+                             where='AttentionLayer › "ScoringNet"',
+                             got=f"got an output of shape {describe_shape(score_shape)}",
+                             fix="end the net with LinearLayer(1) (or LinearLayer([]))")
+        if v is None or q is None:
+            return {"Output": None}
+        return {"Output": (q[0], v[-1]) if len(q) == 2 else (v[-1],)}
+
+    def output_lengths(self, lengths):
+        return {"Output": lengths["Query"]} if "Query" in lengths else {}
+
+    def forward(self, Key: torch.Tensor, Value: torch.Tensor, Query: torch.Tensor,
+                Mask: torch.Tensor | None = None, *,
+                lengths: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """key ``(B, Lk, dk)``, value ``(B, Lk, dv)``, query ``(B, Lq, dq)`` or ``(B, dq)``,
+        mask ``(B, Lq, Lk)``, ``lengths`` by port → ``(B, Lq, dv)`` or ``(B, dv)``."""
+        lengths = dict(lengths or {})
+        single = Query.dim() == 2
+        query = Query.unsqueeze(1) if single else Query
+        b, lq, lk, h = query.shape[0], query.shape[1], Key.shape[1], self.heads
+        q = query.reshape(b, lq, h, -1).transpose(1, 2)          # (B, h, Lq, dq/h)
+        k = Key.reshape(b, lk, h, -1).transpose(1, 2)
+        v = Value.reshape(b, lk, h, -1).transpose(1, 2)
+        net = self._net("ScoringNet")
+        (o,) = net.output_names()
+        pairs = {"Input": k[:, :, None].expand(b, h, lq, lk, k.shape[-1]).reshape(-1, k.shape[-1]),
+                 "Query": q[:, :, :, None].expand(b, h, lq, lk, q.shape[-1]).reshape(-1, q.shape[-1])}
+        scores = net.run_ports(pairs)[o].reshape(b, h, lq, lk)
+        if self.score_rescaling == "DimensionSqrt":
+            scores = ops.mul(scores, 1.0 / float(k.shape[-1]) ** 0.5)
+        key_lengths: dict[str, torch.Tensor] = {p: lengths[p] for p in ("Key", "Value")
+                                                if p in lengths}
+        kl = common_lengths(key_lengths, "AttentionLayer") if key_lengths else None
+        allowed, causal = _attention.attention_mask(lq, lk, Key.device, kl, Mask, self.mask, self.window)
+        if causal:
+            allowed = torch.ones(lq, lk, dtype=torch.bool, device=Key.device).tril()
+        if allowed is not None:
+            scores = ops.where(allowed, scores, float("-inf"))
+        # softmax(scores) V as attention with zero queries and keys and the scores as an additive
+        # mask: one rule, so a fully masked query is 0 with gradient 0 on every path
+        zq, zk = scores.new_zeros(b, h, lq, 1), scores.new_zeros(b, h, lk, 1)
+        p = self.dropout if self.training else 0.0
+        out = ops.scaled_dot_product_attention(zq, zk, v, attn_mask=scores, dropout_p=p, scale=1.0)
+        out = out.transpose(1, 2).reshape(b, lq, -1)
+        return out[:, 0] if single else out
+
+    def get_config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = {}
+        if self.heads != 1:
+            cfg["heads"] = self.heads
+        if self.mask is not None:
+            cfg["mask"] = self.mask if self.window is None else [self.mask, self.window]
+        if self.score_rescaling is not None:
+            cfg["score_rescaling"] = self.score_rescaling
+        if self.dropout:
+            cfg["dropout"] = self.dropout
+        if self.mask_port:
+            cfg["mask_port"] = True
+        for port in ("Key", "Value", "Query"):
+            s = self._declared.get(port)
+            if s is not None:
+                cfg[port.lower()] = list(s)
+        return cfg
+
+
+def _register_scored_attention() -> None:
+    if AttentionNetOperator not in _attention.SCORED_ATTENTION:
+        _attention.SCORED_ATTENTION.append(AttentionNetOperator)
+
+
+_register_scored_attention()
