@@ -131,6 +131,17 @@ def test_information():
         NetInformation(c, "ArrayCount")
 
 
+def test_information_without_a_property_is_every_fact_and_a_jupyter_table():
+    c = _chain()
+    facts = NetInformation(c)
+    assert set(facts) == set(ng.net._information.PROPERTIES) - {"SummaryGraphic"}
+    assert facts["ArraysCount"] == NetInformation(c, "ArraysCount")
+    html = facts._repr_html_()
+    assert html.count("<tr>") == len(facts)
+    assert "<th style='text-align:left'>LayerTypeCounts</th><td>ElementwiseLayer: 1<br>" in html
+    assert "lin1: LinearLayer" in html and "Input: (3,)" in html and "lin1/Weights: 12" in html
+
+
 def test_summary_graphic_is_a_picture_of_the_net_and_its_facts():
     fig = NetInformation(_chain(), "SummaryGraphic")
     gids = {a.get_gid() for ax in fig.axes for a in ax.get_children() if a.get_gid()}

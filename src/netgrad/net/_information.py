@@ -10,13 +10,14 @@ the net drawn by ``netgrad.plot.net_graph`` beside a table of these facts).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 from .._errors import NetKeyError, NetTypeError, did_you_mean
 from .._module import NetModule
 
-__all__ = ["NetInformation", "PROPERTIES", "register_summary_graphic"]
+__all__ = ["NetInformation", "NetInfo", "PROPERTIES", "register_summary_graphic"]
 
 PROPERTIES = ("ArraysCount", "ArraysTotalElementCount", "ArraysElementCounts", "LayerTypeCounts",
               "Layers", "LayersCount", "InputPorts", "OutputPorts", "SummaryGraphic")
@@ -68,9 +69,35 @@ def _facts(net: NetModule) -> dict[str, Any]:
             "OutputPorts": {p: net.port_shape(p) for p in net.output_names()}}
 
 
+class NetInfo(dict):
+    """Every fact of :func:`NetInformation` (a plain dict of property -> value) that Jupyter
+    shows as a table (``_repr_html_``)."""
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+
+        def cell(value: Any) -> str:
+            if isinstance(value, dict):
+                items = (f"{esc(_key(k))}: {esc(_value(v))}" for k, v in value.items())
+                return "<br>".join(items) or "&mdash;"
+            return esc(_value(value))
+
+        rows = "".join(f"<tr><th style='text-align:left'>{esc(k)}</th><td>{cell(v)}</td></tr>"
+                       for k, v in self.items())
+        return f"<div class='netgrad-information'><table>{rows}</table></div>"
+
+
+def _key(k: Any) -> str:
+    return "/".join(map(str, k)) or "(net)" if isinstance(k, tuple) else str(k)
+
+
+def _value(v: Any) -> str:
+    return type(v).__name__ if isinstance(v, NetModule) else str(v)
+
+
 def NetInformation(net: NetModule, prop: str | None = None) -> Any:
     """A fact about ``net`` (see the module docstring); with no ``prop``, every fact but the
-    picture, as a dict."""
+    picture, as a dict (a :class:`NetInfo`, shown as a table in Jupyter)."""
     if not isinstance(net, NetModule):
         raise NetTypeError("NetInformation takes a netgrad layer or net", where="NetInformation",
                            got=f"got {type(net).__name__}", fix="e.g. NetInformation(net, \"Layers\")")
@@ -81,7 +108,7 @@ def NetInformation(net: NetModule, prop: str | None = None) -> Any:
                           else "pass a property name")
     facts = _facts(net)
     if prop is None:
-        return facts
+        return NetInfo(facts)
     if prop == "SummaryGraphic":
         if _drawer is None:  # pragma: no cover - importing netgrad registers it
             raise NetTypeError("the summary graphic needs netgrad.plot", where="NetInformation",
