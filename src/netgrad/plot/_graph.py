@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import NetTypeError
-from ..net._shapes import fmt_shape
+from .._shapes import fmt_shape
 from ._figure import new_figure
 
 __all__ = ["net_graph", "GraphLayout", "layout_graph"]
