@@ -15,7 +15,7 @@ import warnings
 HERE = pathlib.Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-AREAS = ["layers", "nets", "evaluation", "gradients", "initialize", "io", "debug"]
+AREAS = ["layers", "nets", "evaluation", "gradients", "initialize", "io", "debug", "training"]
 
 
 def main() -> None:

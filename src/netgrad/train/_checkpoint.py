@@ -39,7 +39,7 @@ def _name(round_index: int, batch: int, step: int) -> str:
 def _list(directory: str) -> list[tuple[tuple[int, int, int], str]]:
     try:
         names = os.listdir(directory)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
     found = []
     for n in names:
@@ -149,11 +149,11 @@ def latest_checkpoint(directory: str) -> str:
     """The newest complete checkpoint in ``directory`` (temporary files are ignored)."""
     found = _list(directory)
     if not found:
-        exists = os.path.isdir(directory)
+        what = ("which has no checkpoint files" if os.path.isdir(directory) else
+                "which is a file, not a folder" if os.path.exists(directory) else
+                "which does not exist")
         raise NetValueError("resume names a folder with a training checkpoint",
-                            where=f"{WHERE}, resume",
-                            got=f"got {directory!r}, " + ("which has no checkpoint files" if exists
-                                                          else "which does not exist"),
+                            where=f"{WHERE}, resume", got=f"got {directory!r}, {what}",
                             fix="pass the folder given as checkpoint= to the run to continue")
     return found[-1][1]
 

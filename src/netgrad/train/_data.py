@@ -33,7 +33,7 @@ from .._errors import NetKeyError, NetTypeError, NetValueError, ShapeError
 from ..encoders._attach import encode_ports
 from ..net._data import to_tensor as _to_tensor
 from .._shapes import describe_shape, fmt_shape, has_varying
-from ._options import WHERE
+from ._options import WHERE, call_user, check_arity
 from ._sequences import lengths_key, ragged, to_sequence_tensors
 
 __all__ = ["split_example_data", "Source", "InMemory", "Stream", "make_source", "round_seed",
@@ -108,7 +108,9 @@ def _split_example_data(data: Any, input_ports: Sequence[str], target_ports: Seq
                                 "of port names to arrays")
     raise NetTypeError("data is (inputs, targets), a list of (input, target) pairs, a dict of "
                        "port names to arrays, a torch Dataset or DataLoader, or a generator",
-                       where=where, got=f"got {type(data).__name__}")
+                       where=where, got=f"got {type(data).__name__}",
+                       fix="e.g. train(net, (x, y)) with x and y arrays whose first dimension "
+                           "counts the examples")
 
 
 def _stack_examples(examples: list[Any], input_ports, target_ports, own_loss, what,
@@ -210,7 +212,8 @@ class _Converter:
         counts = {p: t.shape[0] for p, t in out.items()}
         if len(set(counts.values())) > 1:
             raise ShapeError("every port has the same number of examples", where=where,
-                             got=f"got {counts}")
+                             got=f"got {counts}",
+                             fix="give each port one entry per example (the same first dimension)")
         return out
 
 
@@ -302,7 +305,7 @@ class Stream(Source):
                 if self._first is not None:
                     self._iter = itertools.chain([self._first], self._iter)
             else:
-                self._first = next(iter(self.data({"round": 0, "batch_size": self.batch_size})), None)
+                self._first = next(iter(self._call(0)), None)
             if self._first is None:
                 raise NetValueError("the data yields no batches", where=f"{WHERE}, data",
                                     got=f"got an empty {type(self.data).__name__}")
@@ -324,6 +327,11 @@ class Stream(Source):
             except TypeError:
                 return None
         return None
+
+    def _call(self, round_index: int) -> Any:
+        return call_user(self.data, ({"round": round_index, "batch_size": self.batch_size},),
+                         f"{WHERE}, data", 'f({"round": r, "batch_size": b})',
+                         f"for round {round_index + 1}")
 
     def _tensors(self, batch: Any) -> tuple[int, dict[str, torch.Tensor]]:
         if isinstance(batch, list) and len(batch) == 2:  # DataLoader collates pairs to lists
@@ -350,7 +358,7 @@ class Stream(Source):
         elif self.kind == "iterator":
             source = self._iter
         else:
-            source = self.data({"round": round_index, "batch_size": self.batch_size})
+            source = self._call(round_index)
         any_batch = False
         for b in source:
             any_batch = True
@@ -375,11 +383,15 @@ def make_source(data: Any, *, input_ports: Sequence[str], target_ports: Sequence
     if isinstance(data, Iterator):
         return "iterator", data
     if callable(data) and not isinstance(data, (Mapping, torch.Tensor, np.ndarray)):
+        check_arity(data, 1, f"{WHERE}, {what}", 'f({"round": r, "batch_size": b})',
+                    'lambda info: [(x[i:i + info["batch_size"]], y[i:i + info["batch_size"]]) '
+                    'for i in range(0, len(x), info["batch_size"])]')
         return "function", data
     if isinstance(data, list):
         if not data:
             raise NetValueError("data must contain examples", where=f"{WHERE}, {what}",
-                                got="got an empty list")
+                                got="got an empty list",
+                                fix="pass at least one (input, target) pair")
         if isinstance(data[0], (tuple, Mapping)) or (own_loss and len(input_ports) == 1):
             if own_loss and len(input_ports) == 1 and not isinstance(data[0], (tuple, Mapping)):
                 return "memory", split_example_data({input_ports[0]: data}, input_ports,

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from .._errors import NetKeyError, NetTypeError, NetValueError
-from ._options import WHERE, _norm_key
+from ._options import WHERE, _norm_key, check_arity
 
 __all__ = ["MeasurementSpec", "parse_measurements", "Meter", "CLASSIFICATION", "REGRESSION",
            "direction_of"]
@@ -73,6 +73,8 @@ def parse_measurements(spec: Any) -> list[MeasurementSpec]:
             opts = {_norm_key(k): v for k, v in item.items()}
             item, name, port = opts["measurement"], opts.get("name"), opts.get("port")
         if callable(item):
+            check_arity(item, 2, where, "f(output, target)",
+                        "lambda out, target: (out.argmax(-1) == target).float().mean()")
             label = name or getattr(item, "__name__", "function")
             if label == "<lambda>":
                 label = f"function {len(out) + 1}"

@@ -13,7 +13,7 @@ from typing import Any, Union
 
 import torch
 
-from .._errors import NetKeyError, NetTypeError, NetValueError
+from .._errors import NetgradError, NetKeyError, NetTypeError, NetValueError
 
 __all__ = ["Method", "Clipping", "Stopping", "CheckpointPlan", "Precision", "parse_method",
            "parse_clipping", "parse_stopping", "parse_checkpoint", "parse_device",
@@ -39,6 +39,38 @@ _SGD_DEFAULT_MOMENTUM = 0.9
 
 def _norm_key(key: Any) -> str:
     return str(key).replace("_", "").replace(" ", "").lower()
+
+
+def check_arity(fn: Callable[..., Any], n: int, where: str, call: str, example: str) -> None:
+    """Refuse, before any training, a user function that cannot be called with ``n`` positional
+    arguments (``call`` is how netgrad calls it, e.g. ``"f(round, batch)"``)."""
+    import inspect
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):      # a builtin without a signature: try it when called
+        return
+    try:
+        sig.bind(*([None] * n))
+    except TypeError as e:
+        raise NetTypeError(f"the function is called as {call}", where=where,
+                           got=f"got {getattr(fn, '__name__', type(fn).__name__)}{sig} ({e})",
+                           fix=f"give a function of {n} argument{'s' if n != 1 else ''}, "
+                               f"e.g. {example}") from None
+
+
+def call_user(fn: Callable[..., Any], args: tuple, where: str, call: str, when: str) -> Any:
+    """Call a user function; an exception it raises becomes a netgrad error naming the option
+    and the moment (the cause is kept), so the trainer's error path (which saves a checkpoint
+    when there is one) runs instead of losing the run. netgrad errors pass through unchanged."""
+    try:
+        return fn(*args)
+    except NetgradError:
+        raise
+    except Exception as e:  # noqa: BLE001 - say which function failed, keep the cause
+        raise NetValueError(f"the function {call} raised", where=where,
+                            got=f"got {type(e).__name__}: {e} ({when})",
+                            fix="fix the function (the traceback above shows where it failed); "
+                                "it is called with the arguments shown") from e
 
 
 @dataclass
@@ -90,16 +122,19 @@ def parse_method(method: Any) -> Method:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise NetTypeError(f"{_METHOD_NAMES[key]} option {name!r} is a finite number",
-                               where=f"{WHERE}, method", got=f"got {value!r}")
+                               where=f"{WHERE}, method", got=f"got {value!r}",
+                               fix=f"give {name!r} as a float, or leave it out for its default")
         value = float(value)
         if torch_name in ("beta1", "beta2", "alpha", "momentum", "dampening"):
             upper_ok = value < 1.0 if torch_name != "dampening" else value <= 1.0
             if not (0.0 <= value and upper_ok):
                 raise NetValueError(f"{_METHOD_NAMES[key]} option {name!r} lies in [0, 1)",
-                                    where=f"{WHERE}, method", got=f"got {value!r}")
+                                    where=f"{WHERE}, method", got=f"got {value!r}",
+                                    fix=f'e.g. ("{_METHOD_NAMES[key]}", {{"{name}": 0.9}})')
         elif value <= 0:
             raise NetValueError(f"{_METHOD_NAMES[key]} option {name!r} is positive",
-                                where=f"{WHERE}, method", got=f"got {value!r}")
+                                where=f"{WHERE}, method", got=f"got {value!r}",
+                                fix=f"give a number > 0, or leave {name!r} out for its default")
         if torch_name == "beta1":
             betas[0] = value
         elif torch_name == "beta2":
@@ -203,6 +238,7 @@ def parse_stopping(spec: Any) -> Stopping:
         name, direction = _criterion(spec, where)
         return Stopping(patience=1, criterion=name, direction=direction)
     if callable(spec) and not isinstance(spec, Mapping):
+        check_arity(spec, 1, where, "f(results)", "lambda r: r.round_losses[-1] < 0.01")
         return Stopping(function=spec)
     if not isinstance(spec, Mapping):
         raise NetTypeError("training_stopping_criterion is a measurement name, a dict or a "
@@ -235,6 +271,7 @@ def parse_stopping(spec: Any) -> Stopping:
             if not callable(v):
                 raise NetTypeError("function is callable", where=where, got=f"got {v!r}",
                                    fix="e.g. lambda r: r.round_losses[-1] < 0.01")
+            check_arity(v, 1, where, "f(results)", "lambda r: r.round_losses[-1] < 0.01")
             out.function = v
         else:
             import difflib
@@ -333,7 +370,8 @@ def parse_device(target_device: Any) -> str:
     where = f"{WHERE}, target_device"
     if not isinstance(target_device, str) or target_device.upper() not in ("CPU", "GPU", "CUDA"):
         raise NetValueError('target_device is "CPU" or "GPU"', where=where,
-                            got=f"got {target_device!r}")
+                            got=f"got {target_device!r}",
+                            fix='pass target_device="CPU", or "GPU" on a machine with CUDA')
     if target_device.upper() == "CPU":
         return "cpu"
     if not torch.cuda.is_available():

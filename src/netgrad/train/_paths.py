@@ -90,7 +90,8 @@ def resolve_rules(net, rules: Any, option: str, *, allow_negative: bool = False
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
                 or value in (float("inf"), float("-inf")) or (value < 0 and not allow_negative):
             raise NetValueError(f"the values of {option} are finite numbers ≥ 0", where=where,
-                                got=f"got {value!r} for {spec!r}")
+                                got=f"got {value!r} for {spec!r}",
+                                fix=f"give {spec!r} a value ≥ 0 (0 leaves it out)")
         prefix: ArrayPath = () if spec is All or spec == "*" else _resolve_path(net, spec, option)
         resolved.append((len(prefix), order, prefix, float(value)))
     out: dict[ArrayPath, float] = {}

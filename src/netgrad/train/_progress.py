@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import NetKeyError, NetValueError
-from ._options import WHERE, _norm_key
+from ._options import WHERE, _norm_key, call_user, check_arity
 from ._state import Plugin, TrainState
 
 __all__ = ["ProgressSpec", "parse_progress", "make_reporter", "ProgressBar", "PrintReporter",
@@ -61,6 +61,7 @@ def parse_progress(spec: Any) -> ProgressSpec:
                 "none": "none"}[_norm_key(spec)]
         out = ProgressSpec(kind)
     elif callable(spec) and not isinstance(spec, str):
+        check_arity(spec, 1, where, "f(info)", 'lambda info: print(info["Round"], info["RoundLoss"])')
         out = ProgressSpec("function", function=spec)
     else:
         raise NetValueError("progress is one of the reporting forms", where=where,
@@ -236,11 +237,14 @@ class FunctionReporter(Plugin):
 
     def after_batch(self, state: TrainState) -> None:
         if self.every_batches is not None and state.total_batches % self.every_batches == 0:
-            self.function(state.info())
+            self._call(state, f"after batch {state.batch} of round {state.round + 1}")
 
     def after_round(self, state: TrainState) -> None:
         if self.every_batches is None and state.round % self.every_rounds == 0:
-            self.function(state.info())
+            self._call(state, f"after round {state.round}")
+
+    def _call(self, state: TrainState, when: str) -> None:
+        call_user(self.function, (state.info(),), f"{WHERE}, progress", "f(info)", when)
 
     def write(self, text: str) -> None:
         pass

@@ -29,11 +29,12 @@ import torch
 from torch.optim import lr_scheduler as S
 
 from .._errors import NetKeyError, NetTypeError, NetValueError
-from ._options import WHERE, _norm_key
+from ._options import WHERE, _norm_key, call_user, check_arity
 
 __all__ = ["Schedule", "parse_schedule", "SCHEDULE_NAMES"]
 
 SCHEDULE_NAMES = ("Constant", "Cosine", "Linear", "Exponential", "Step", "Polynomial")
+_EXAMPLE = {"warmup": 100, "step_batches": 100, "power": 2.0, "gamma": 0.5, "final": 0.01}
 _OPTIONS = {"warmup": "warmup", "warmupbatches": "warmup", "final": "final",
             "finalfactor": "final", "power": "power", "gamma": "gamma",
             "stepbatches": "step_batches", "stepsize": "step_batches"}
@@ -113,7 +114,8 @@ class Schedule:
 
 
 def _factor(fn: Callable[[int, int], float], round_: int, batch: int) -> float:
-    v = fn(round_, batch)
+    v = call_user(fn, (round_, batch), f"{WHERE}, learning_rate_schedule", "f(round, batch)",
+                  f"at round {round_}, batch {batch}")
     if isinstance(v, torch.Tensor) and v.numel() == 1:
         v = float(v)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
@@ -130,6 +132,7 @@ def parse_schedule(spec: Any) -> Schedule:
     if spec is None:
         return Schedule()
     if callable(spec) and not isinstance(spec, (str, Mapping)):
+        check_arity(spec, 2, where, "f(round, batch)", "lambda round, batch: 0.9 ** (round - 1)")
         return Schedule(function=spec)
     options: Mapping[str, Any] = {}
     if isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[1], Mapping):
@@ -153,9 +156,12 @@ def parse_schedule(spec: Any) -> Schedule:
                               fix="its options are warmup, final, power, gamma, step_batches")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise NetTypeError(f"schedule option {k!r} is a finite number ≥ 0", where=where,
-                               got=f"got {v!r}")
+                               got=f"got {v!r}",
+                               fix=f'e.g. ("{name}", {{"{k}": {_EXAMPLE.get(key, 0.1)!r}}}), or leave '
+                                   f"{k!r} out for its default")
         if key == "step_batches" and (not isinstance(v, int) or v < 1):
-            raise NetValueError("step_batches is a positive int", where=where, got=f"got {v!r}")
+            raise NetValueError("step_batches is a positive int", where=where, got=f"got {v!r}",
+                                fix=f'e.g. ("{name}", {{"step_batches": 100}})')
         if key == "warmup" and isinstance(v, float) and v >= 1 and v != int(v):
             raise NetValueError("warmup is a number of batches (an int) or a fraction below 1",
                                 where=where, got=f"got {v!r}", fix="e.g. warmup=100 or warmup=0.1")

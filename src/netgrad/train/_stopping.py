@@ -15,7 +15,7 @@ import time
 
 from .._errors import NetValueError
 from ._measure import direction_of
-from ._options import WHERE
+from ._options import WHERE, call_user
 from ._state import Plugin, TrainState
 
 __all__ = ["Goals", "BestNet", "UserStop"]
@@ -109,5 +109,6 @@ class UserStop(Plugin):
         self.function = function
 
     def after_round(self, state: TrainState) -> None:
-        if self.function(state.results):
+        if call_user(self.function, (state.results,), f"{WHERE}, training_stopping_criterion",
+                     "f(results)", f"after round {state.round}"):
             state.stop("the training_stopping_criterion function returned True")
