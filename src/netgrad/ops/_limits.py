@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from ._robust import RobustMode
+from ._robust import RobustMode, use_mode
 from ._series_near import near, removable, taylor
 from ._series_patch import patch
 from ._series_recipe import (ATTR, MAX_DEPTH, Leaf, Node, can_decide, enabled, producer,
@@ -179,6 +179,9 @@ class LimitsMode(RobustMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         result = RobustMode.__torch_function__(self, func, types, args, kwargs)
         return observe(func, args, kwargs, result)
+
+
+use_mode(LimitsMode)
 
 
 def _active() -> bool:

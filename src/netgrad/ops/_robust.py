@@ -305,12 +305,23 @@ def _active() -> bool:
     return any(isinstance(m, RobustMode) for m in stack)
 
 
+_mode: type[RobustMode] = RobustMode
+
+
+def use_mode(mode: type[RobustMode]) -> None:
+    """The mode :func:`robust` enters: ``_limits`` registers its subclass, which also resolves
+    removable singularities by series (ops sit below the series engine, so it calls in here)."""
+    global _mode
+    _mode = mode
+
+
 @contextlib.contextmanager
 def robust() -> Iterator[None]:
     """Context manager (also usable as a decorator) under which plain torch code runs on the
-    robust operations of :mod:`netgrad.ops`; see the module docstring. Re-entrant."""
+    robust operations of :mod:`netgrad.ops`, removable singularities (0/0 with a limit, such as
+    sin(x)/x at 0) resolved to their limits; see the module docstring. Re-entrant."""
     if _active():
         yield
         return
-    with RobustMode():
+    with _mode():
         yield
