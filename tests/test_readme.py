@@ -17,6 +17,7 @@ def test_readme_examples_run(capsys):
     assert "[0.   0.25]" in out
     assert "tensor([-1.0000,  0.0000,  1.2500])" in out
     assert "1.6510e-30" in out
+    assert "1.5 0.0 -0.41666666666666" in out      # removable singularities: the limits at 0
     assert "\nTrue\n" in out                      # finite Power gradients on all-zero windows
     assert "15 max_training_rounds=15 reached" in out
     assert "True 0.0" in out
