@@ -9,10 +9,16 @@ import torch
 import netgrad
 from netgrad import ops
 
-from rule_samples import SAMPLES, sample_id
+from rule_samples import SAMPLES, exact, sample_id
 
 # one case per rule: the most adversarial sample (the last), traced through AOT autograd
 CASES = [(name, len(ss) - 1, ss[-1]) for name, ss in SAMPLES.items()]
+
+
+@pytest.fixture(autouse=True)
+def _exact_for_optimistic_rules(request):
+    with exact(request):
+        yield
 
 
 def _close(a, b):

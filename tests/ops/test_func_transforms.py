@@ -9,9 +9,15 @@ from torch.func import grad, hessian, jacfwd, jacrev, vmap
 
 from netgrad.ops import _registry
 
-from rule_samples import SAMPLES, sample_id, samples
+from rule_samples import SAMPLES, exact, sample_id, samples
 
 CASES = samples()
+
+
+@pytest.fixture(autouse=True)
+def _exact_for_optimistic_rules(request):
+    with exact(request):
+        yield
 
 
 def test_every_rule_has_samples():

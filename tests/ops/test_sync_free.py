@@ -11,9 +11,15 @@ from netgrad import ops
 from netgrad.debug import count_host_syncs
 from netgrad.ops import _registry
 
-from rule_samples import SAMPLES, sample_id, samples
+from rule_samples import SAMPLES, exact, sample_id, samples
 
 CASES = samples()
+
+
+@pytest.fixture(autouse=True)
+def _exact_for_optimistic_rules(request):
+    with exact(request):
+        yield
 
 
 def _close(a, b):
@@ -81,3 +87,24 @@ def test_strong_products_of_numbers_follow_ieee():
     assert _registry.strong_div_eager(0.0, 0.0) == 0.0
     assert _registry.strong_div_free(2.0, 0.0) == float("inf")
     assert _registry.strong_mul_eager(0.0, float("inf")) == 0.0
+
+
+def test_optimistic_products_give_nan_sync_free_and_are_exact_under_careful():
+    # a zero input against an infinite cotangent (sqrt at 0): weight gradient 0 on the exact path
+    x = torch.tensor([[0.0, 0.0], [1.0, 3.0]])
+    w = torch.tensor([[1.0, 2.0]], requires_grad=True)
+
+    def weight_grad():
+        (g,) = torch.autograd.grad(ops.sqrt(ops.linear(x, w)).sum(), w)
+        return g
+
+    exact_g = weight_grad()
+    # row 0 (output 0, cotangent inf) contributes 0 · inf = 0; row 1: x / (2 √7)
+    torch.testing.assert_close(exact_g, torch.tensor([[1.0, 3.0]]) / (2 * 7 ** 0.5))
+    with ops.sync_free(), count_host_syncs() as syncs:
+        optimistic = weight_grad()
+        with ops.careful():
+            careful = weight_grad()
+    assert syncs.count == 0, syncs.ops
+    assert torch.isnan(optimistic[0, 0])            # what the trainer's guard sees, then replays
+    assert torch.equal(careful, exact_g)

@@ -78,8 +78,6 @@ def test_the_trainer_reads_the_device_once_per_step():
     assert all(d["trainer"] == 1 for d in diffs), diffs        # the guard, and nothing else
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 (core): on the sync-free path softmax's forward "
-                                       "and backward and linear's backward still call has_nan")
 def test_a_training_step_reads_the_device_once_in_total():
     diffs = host_reads_per_step()
     assert all(d["trainer"] + d["ops"] == 1 for d in diffs), diffs

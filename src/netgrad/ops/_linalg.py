@@ -1,20 +1,32 @@
-"""matmul and linear.
+"""matmul and linear, as registry rules (``_registry.py``).
 
 ``linear`` (what every LinearLayer runs) has a strong-zero backward: its gradients are sums of
-products (g Wᵀ … xᵀ g), and a product with an exactly-zero factor contributes exactly 0 even
+products (g W … gᵀ x), and a product with an exactly-zero factor contributes exactly 0 even
 when the other factor is infinite or NaN (rule 3). A weight gradient meets that case whenever an
-input is exactly 0 and the cotangent is infinite (Sqrt at 0 after a LinearLayer). The fast path
-is torch's own matrix products plus one NaN check of each result; only a result holding a NaN is
-recomputed, in chunks, with strong-zero products. ``matmul`` (any ranks, broadcasting) does the
-same.
+input is exactly 0 and the cotangent is infinite (Sqrt at 0 after a LinearLayer).
+
+    matmul:  y = A B;        gA = g Bᵀ,  gB = Aᵀ g;          ty = tA B + A tB
+    linear:  y = x Wᵀ + b;   gx = g W,   gW = gᵀ x,  gb = Σ g;  ty = tx Wᵀ + x tWᵀ + tb
+
+(every product a strong-zero matrix product). Paths:
+
+* eager CPU, first order: torch's matrix products plus one NaN check of each result; only a
+  result holding a NaN is recomputed, in chunks, with strong-zero products;
+* sync-free (traced, ``torch.func``, non-CPU, :func:`netgrad.ops.sync_free`): *optimistic*,
+  torch's products with no read-back, which can hold a NaN only where a 0 · inf met inside a
+  sum; under :func:`netgrad.ops.careful` (the trainer's replay of a step whose guard saw a NaN)
+  the chunked strong-zero product, which reads nothing back either;
+* double backward: the products are the rule ``strong_matmul`` again (differentiable, strong
+  zeros at every order).
 """
 
 from __future__ import annotations
 
 import torch
-from torch.autograd import Function
 
+from . import _mode
 from ._core import has_nan, plain
+from ._registry import R, Rule, register
 
 __all__ = ["matmul", "linear"]
 
@@ -29,9 +41,8 @@ def _strong_zero_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     out = a.new_zeros(m, n)
     for s in range(0, k, step):
         ac, bc = a[:, s:s + step, None], b[None, s:s + step, :]
-        terms = ac * bc
-        terms.masked_fill_((ac == 0) | (bc == 0), 0)
-        out += terms.sum(1)
+        terms = torch.where((ac == 0) | (bc == 0), 0.0, ac * bc)
+        out = out + terms.sum(1)
     return out
 
 
@@ -46,50 +57,99 @@ def _strong_zero_bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The first-order product of a backward: torch's, redone carefully only if it holds a NaN."""
+    """The first-order product of a backward on the eager CPU path: torch's, redone carefully
+    only if it holds a NaN (one read-back)."""
     r = torch.matmul(a, b)
     return _strong_zero_bmm(a, b) if has_nan(r) else r
 
 
+def _free_mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The sync-free product: torch's (optimistic), or the strong-zero one under careful()."""
+    return _strong_zero_bmm(a, b) if _mode.careful_active() else torch.matmul(a, b)
+
+
+def _prod(ns, a, b):
+    """The strong-zero matrix product of a formula (≥2-D operands) in namespace ``ns``."""
+    if ns is R:
+        return _STRONG(a, b)
+    return _free_mm(a, b) if ns.sync_free else _mm(a, b)
+
+
 def _strong_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return _MatMul.apply(a, b, True)
+    """The differentiable strong-zero matrix product (≥2-D operands)."""
+    return _STRONG(a, b)
 
 
-def _product():
-    """The product a backward forms its gradients with: a strong-zero product in both cases;
-    under ``create_graph`` a differentiable one (whose own backward keeps strong zeros)."""
-    return _strong_matmul if torch.is_grad_enabled() else _mm
+def _add(ns, a, b):
+    return b if a is None else a if b is None else ns.add(a, b)
 
 
-class _MatMul(Function):
-    """``torch.matmul`` with a strong-zero backward (operands of any rank, broadcasting).
+# ----------------------------------------------------------------------------- matmul
+def _as_matrices(a, b):
+    a2 = a.unsqueeze(0) if a.dim() == 1 else a      # (…, n, k)
+    b2 = b.unsqueeze(-1) if b.dim() == 1 else b     # (…, k, m)
+    return a2, b2
 
-    ``strong=True`` makes the forward a strong-zero product too: the products a backward forms
-    (g Bᵀ, Aᵀ g) are gradients, where 0 · ∞ must be 0 at every order.
-    """
 
-    @staticmethod
-    @plain
-    def forward(ctx, a, b, strong=False):
-        ctx.save_for_backward(a, b)
-        return _mm(a, b) if strong else torch.matmul(a, b)
+def _out_shape(a, b, a2, b2):
+    batch = torch.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    return batch + (a2.shape[-2], b2.shape[-1])
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad[:2]
-        a2 = a.unsqueeze(0) if a.dim() == 1 else a      # (…, n, k)
-        b2 = b.unsqueeze(-1) if b.dim() == 1 else b     # (…, k, m)
-        batch = torch.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-        g2 = g.reshape(batch + (a2.shape[-2], b2.shape[-1]))
-        prod = _product()
-        ga = gb = None
-        if need_a:
-            ga = prod(g2, b2.transpose(-1, -2)).sum_to_size(a2.shape).reshape(a.shape)
-        if need_b:
-            gb = prod(a2.transpose(-1, -2), g2).sum_to_size(b2.shape).reshape(b.shape)
-        return ga, gb, None
+
+def _matmul_forward(a, b):
+    return torch.matmul(a, b)
+
+
+def _strong_forward(a, b):
+    if _mode.sync_free_active(a):
+        return _free_mm(a, b)
+    return _mm(a, b)
+
+
+def _matmul_vjp(ns, g, s):
+    a, b = s.inputs
+    a2, b2 = _as_matrices(a, b)
+    g2 = g.reshape(_out_shape(a, b, a2, b2))
+    ga = gb = None
+    if s.needs[0]:
+        ga = _prod(ns, g2, b2.transpose(-1, -2)).sum_to_size(a2.shape).reshape(a.shape)
+    if s.needs[1]:
+        gb = _prod(ns, a2.transpose(-1, -2), g2).sum_to_size(b2.shape).reshape(b.shape)
+    return ga, gb
+
+
+def _matmul_jvp(ns, ts, s):
+    a, b = s.inputs
+    ta, tb = ts
+    a2, b2 = _as_matrices(a, b)
+    shape = _out_shape(a, b, a2, b2)
+    out = None
+    if ta is not None:
+        out = _prod(ns, _as_matrices(ta, b)[0], b2)
+    if tb is not None:
+        out = _add(ns, out, _prod(ns, a2, _as_matrices(a, tb)[1]))
+    if out is None:
+        out = a.new_zeros(shape)
+    y_shape = list(shape)
+    if b.dim() == 1:
+        del y_shape[-1]
+    if a.dim() == 1:
+        del y_shape[-2 if b.dim() > 1 else -1]
+    return out.expand(shape).reshape(y_shape)
+
+
+_MATMUL = register(Rule(
+    "matmul", _matmul_forward, 2, _matmul_vjp, _matmul_jvp, saves=(0, 1), optimistic=True,
+    derivative="gA = g Bᵀ, gB = Aᵀ g (strong-zero matrix products)",
+    convention="a zero factor meeting an infinite or NaN one inside a sum contributes 0 "
+               "(optimistic on the sync-free path: exact under careful())"))
+
+_STRONG = register(Rule(
+    "strong_matmul", _strong_forward, 2, _matmul_vjp, _matmul_jvp, saves=(0, 1),
+    optimistic=True,
+    derivative="as matmul; the value is itself a strong-zero product",
+    convention="0 · anything = 0 inside every sum of the value and of the gradients (the "
+               "products a backward forms, differentiable)"))
 
 
 @plain
@@ -100,34 +160,49 @@ def matmul(input: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
             not (input.is_floating_point() and other.is_floating_point()) or \
             input.dim() == 0 or other.dim() == 0:
         return torch.matmul(input, other)
-    return _MatMul.apply(input, other)
+    return _MATMUL(input, other)
 
 
-class _Linear(Function):
-    """``x Wᵀ + b`` with a strong-zero backward."""
+# ----------------------------------------------------------------------------- linear
+def _linear_forward(x, w, b):
+    return torch.nn.functional.linear(x, w, b)
 
-    @staticmethod
-    @plain
-    def forward(ctx, x, w, b):
-        ctx.save_for_backward(x, w)
-        ctx.has_bias = b is not None
-        return torch.nn.functional.linear(x, w, b)
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        x, w = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
-        prod = _product()
-        gx = gw = gb = None
-        if need_x:
-            gx = prod(g2, w).reshape(x.shape)
-        if need_w:
-            gw = prod(g2.t(), x.reshape(-1, x.shape[-1]))
-        if need_b and ctx.has_bias:
-            gb = g2.sum(0)
-        return gx, gw, gb
+def _linear_vjp(ns, g, s):
+    x, w, _ = s.inputs
+    g2 = g.reshape(-1, g.shape[-1])
+    gx = gw = gb = None
+    if s.needs[0]:
+        gx = _prod(ns, g2, w).reshape(x.shape)
+    if s.needs[1]:
+        gw = _prod(ns, g2.t(), x.reshape(-1, x.shape[-1]))
+    if s.needs[2]:
+        gb = g2.sum(0)
+    return gx, gw, gb
+
+
+def _linear_jvp(ns, ts, s):
+    x, w, b = s.inputs
+    tx, tw, tb = ts
+    out = None
+    lead = x.shape[:-1]
+    if tx is not None:
+        out = _prod(ns, tx.reshape(-1, x.shape[-1]), w.t())
+    if tw is not None:
+        out = _add(ns, out, _prod(ns, x.reshape(-1, x.shape[-1]), tw.t()))
+    if tb is not None:
+        rows = x.numel() // x.shape[-1] if x.shape[-1] else lead.numel()
+        out = tb.expand(rows, w.shape[0]) if out is None else ns.add(out, tb)
+    if out is None:
+        out = x.new_zeros(lead + (w.shape[0],))
+    return out.reshape(lead + (w.shape[0],))
+
+
+_LINEAR = register(Rule(
+    "linear", _linear_forward, 3, _linear_vjp, _linear_jvp, saves=(0, 1), optimistic=True,
+    derivative="gx = g W, gW = gᵀ x, gb = Σ g (strong-zero matrix products)",
+    convention="an input entry exactly 0 against an infinite cotangent contributes 0 to the "
+               "weight gradient (optimistic on the sync-free path: exact under careful())"))
 
 
 @plain
@@ -140,4 +215,4 @@ def linear(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
     if not (input.is_floating_point() and weight.is_floating_point()) or weight.dim() != 2 \
             or input.dim() == 0:
         return torch.nn.functional.linear(input, weight, bias)
-    return _Linear.apply(input, weight, bias)
+    return _LINEAR(input, weight, bias)

@@ -1,17 +1,26 @@
-"""softmax and log_softmax along one dimension.
+"""softmax and log_softmax along one dimension, as registry rules (``_registry.py``).
 
 A fully masked slice (all -inf) gives softmax 0 and log_softmax -inf, with gradient 0; a slice
 with +inf entries shares the mass evenly among them (the limit). Otherwise the values are
 torch's.
+
+    softmax:      y = exp(x) / Σ exp(x);  gx = y ⊙ (g - Σ g ⊙ y);  ty = y ⊙ (t - Σ y ⊙ t)
+    log_softmax:  y = x - logsumexp(x);   gx = g - exp(y) ⊙ Σ g;   ty = t - Σ exp(y) ⊙ t
+
+Every ``⊙`` is a strong-zero product (a masked entry, y = 0, contributes an exact 0 even against
+an infinite g). Paths: eager CPU checks torch's result by reading one entry per slice and fixes
+only the rare NaN slices; its first-order backward is torch's fused kernel, checked the same
+way. The sync-free path (traced, ``torch.func``, non-CPU, :func:`netgrad.ops.sync_free`) applies
+the fix and the strong zeros as branch-free masks and reads nothing back.
 """
 
 from __future__ import annotations
 
 import torch
-from torch.autograd import Function
 
-from ._core import has_nan, plain, strong_
-from ._registry import R, szmul
+from . import _mode
+from ._core import has_nan
+from ._registry import R, Rule, T, register
 
 __all__ = ["softmax", "log_softmax"]
 
@@ -19,7 +28,7 @@ _INF = float("inf")
 
 
 def _fix_softmax(x: torch.Tensor, y: torch.Tensor, dim: int, log: bool) -> torch.Tensor:
-    """Replace the NaN slices torch produces for all -inf and +inf slices (rare path)."""
+    """Replace the NaN slices torch produces for all -inf and +inf slices (branch-free)."""
     m = torch.amax(x, dim, keepdim=True)
     masked = m == -_INF
     pinf = x == _INF
@@ -72,66 +81,98 @@ def _softmax_grad_nan_free(gx: torch.Tensor, g: torch.Tensor, y: torch.Tensor, d
     return torch.amax(bound).item() < fi.max * fi.eps / 8  # (NaN compares False)
 
 
-class _Softmax(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, x, dim):
-        y = torch.softmax(x, dim)
-        if _slices_nan(y, dim):
-            y = _fix_softmax(x, y, dim, log=False)
-        ctx.save_for_backward(y)
-        ctx.dim = dim
-        return y
-
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        dim = ctx.dim
-        if torch.is_grad_enabled():
-            gy = szmul(g, y)
-            return R.sub(gy, szmul(y, R.sum(gy, dim, keepdim=True))), None
-        gx = torch._softmax_backward_data(g, y, dim, y.dtype)
-        if _softmax_grad_nan_free(gx, g, y, dim):  # one entry per slice, not all of gx
-            return gx, None
-        # The careful path: y = 0 (masked entries) is an exact 0 in Σ g·y and in y·(g - Σ), even
-        # against an infinite g there.
-        # Slices without a NaN keep torch's result.
-        gy = strong_(g * y, g, y)
-        careful = strong_(y * (g - gy.sum(dim, keepdim=True)), y)
-        return torch.where(torch.isnan(gx).any(dim, keepdim=True), careful, gx), None
+# ----------------------------------------------------------------------------- softmax
+def _softmax_forward(x, dim):
+    y = torch.softmax(x, dim)
+    if _mode.sync_free_active(x) or _slices_nan(y, dim):
+        y = _fix_softmax(x, y, dim, log=False)
+    return y
 
 
-class _LogSoftmax(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, x, dim):
-        y = torch.log_softmax(x, dim)
-        masked = None
-        if _slices_nan(y, dim):
-            y = _fix_softmax(x, y, dim, log=True)
-            masked = torch.amax(x, dim, keepdim=True) == -_INF
-        ctx.save_for_backward(y, masked)
-        ctx.dim = dim
-        return y
+def _softmax_vjp(ns, g, s):
+    y, (dim,) = s.y, s.params
+    gy = ns.mul(g, y)
+    return (ns.mul(y, ns.sub(g, ns.sum(gy, dim, keepdim=True))),)
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        y, masked = ctx.saved_tensors
-        dim = ctx.dim
-        if torch.is_grad_enabled():
-            gx = R.sub(g, szmul(R.exp(y), R.sum(g, dim, keepdim=True)))
-            return (gx if masked is None else R.where(masked, 0.0, gx)), None
-        gx = torch._log_softmax_backward_data(g, y, dim, y.dtype)
-        if masked is not None:
-            gx.masked_fill_(masked, 0.0)
-        # gx = g - exp(y)·Σg is NaN only where exp(y) = 0 meets an infinite Σg (or g, y are
-        # NaN), and a non-finite Σg makes every entry of its slice non-finite: one entry per
-        # slice tells whether the fix-up (the entry keeps its own g) is needed.
-        if _slices_nonfinite(gx, dim) and has_nan(gx):
-            gx = torch.where(torch.isnan(gx) & (y == -_INF), g, gx)
-        return gx, None
+
+def _softmax_jvp(ns, ts, s):
+    y, (dim,) = s.y, s.params
+    (t,) = ts
+    return ns.mul(y, ns.sub(t, ns.sum(ns.mul(y, t), dim, keepdim=True)))
+
+
+def _softmax_fast(g, s):
+    """torch's fused backward, kept when it provably holds no NaN (one entry per slice);
+    else the formula with strong zeros for the slices where torch's holds a NaN."""
+    y, (dim,) = s.y, s.params
+    gx = torch._softmax_backward_data(g, y, dim, y.dtype)
+    if _softmax_grad_nan_free(gx, g, y, dim):
+        return (gx,)
+    (careful,) = _softmax_vjp(T, g, s)
+    return (torch.where(torch.isnan(gx).any(dim, keepdim=True), careful, gx),)
+
+
+_SOFTMAX = register(Rule(
+    "softmax", _softmax_forward, 1, _softmax_vjp, _softmax_jvp, fast=_softmax_fast,
+    save_output=True,
+    derivative="y ⊙ (g - Σ g ⊙ y)",
+    convention="an all -inf slice gives 0 with gradient 0; +inf entries share the mass evenly; "
+               "y = 0 times an infinite g is 0"))
+
+
+# ----------------------------------------------------------------------------- log_softmax
+_NO_MASK = torch.zeros(0, dtype=torch.bool)
+
+
+def _log_softmax_forward(x, dim):
+    """``(y, masked)``: ``masked`` marks the all -inf slices (an empty tensor when the eager
+    check found none, so the backward skips the mask)."""
+    y = torch.log_softmax(x, dim)
+    if _mode.sync_free_active(x) or _slices_nan(y, dim):
+        return _fix_softmax(x, y, dim, log=True), torch.amax(x, dim, keepdim=True) == -_INF
+    return y, _NO_MASK
+
+
+def _masked_zero(ns, masked, gx):
+    if masked.numel() == 0:
+        return gx
+    if ns is R:
+        return ns.where(masked, 0.0, gx)
+    return torch.where(masked, 0.0, gx)
+
+
+def _log_softmax_vjp(ns, g, s):
+    y, (masked,), (dim,) = s.y, s.aux, s.params
+    gx = ns.sub(g, ns.mul(ns.exp(y), ns.sum(g, dim, keepdim=True)))
+    return (_masked_zero(ns, masked, gx),)
+
+
+def _log_softmax_jvp(ns, ts, s):
+    y, (masked,), (dim,) = s.y, s.aux, s.params
+    (t,) = ts
+    ty = ns.sub(t, ns.sum(ns.mul(ns.exp(y), t), dim, keepdim=True))
+    return _masked_zero(ns, masked, ty)
+
+
+def _log_softmax_fast(g, s):
+    """torch's fused backward; gx = g - exp(y)·Σg is NaN only where exp(y) = 0 meets an
+    infinite Σg (or g, y are NaN), and a non-finite Σg makes every entry of its slice
+    non-finite: one entry per slice tells whether the formula (strong zeros) is needed."""
+    y, (masked,), (dim,) = s.y, s.aux, s.params
+    gx = torch._log_softmax_backward_data(g, y, dim, y.dtype)
+    if _slices_nonfinite(gx, dim) and has_nan(gx):
+        return None
+    if masked.numel():
+        gx.masked_fill_(masked, 0.0)
+    return (gx,)
+
+
+_LOG_SOFTMAX = register(Rule(
+    "log_softmax", _log_softmax_forward, 1, _log_softmax_vjp, _log_softmax_jvp,
+    fast=_log_softmax_fast, save_output=True, n_aux=1,
+    derivative="g - exp(y) ⊙ Σ g",
+    convention="an all -inf slice gives -inf with gradient 0; exp(y) = 0 times an infinite Σ g "
+               "is 0"))
 
 
 def _prepare(x, dim, dtype):
@@ -148,7 +189,7 @@ def softmax(input: torch.Tensor, dim: int | None = None, dtype=None) -> torch.Te
     x, dim = _prepare(input, dim, dtype)
     if not x.is_floating_point():
         return torch.softmax(x, dim)
-    return _Softmax.apply(x, dim)
+    return _SOFTMAX(x, dim % max(x.dim(), 1))
 
 
 def log_softmax(input: torch.Tensor, dim: int | None = None, dtype=None) -> torch.Tensor:
@@ -157,4 +198,4 @@ def log_softmax(input: torch.Tensor, dim: int | None = None, dtype=None) -> torc
     x, dim = _prepare(input, dim, dtype)
     if not x.is_floating_point():
         return torch.log_softmax(x, dim)
-    return _LogSoftmax.apply(x, dim)
+    return _LOG_SOFTMAX(x, dim % max(x.dim(), 1))
