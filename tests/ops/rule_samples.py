@@ -186,6 +186,24 @@ SAMPLES: dict[str, list[Sample]] = {
         Sample(lambda d: (_t([[0.0, 0.0], [1.0, 3.0]], d), _t([[1.0, 2.0]], d)),
                lambda x, w: ops.sqrt(ops.linear(x, w)), second=False,
                label="zero input under sqrt")],
+    # reductions (ops/_reductions.py): regular, zeros among the factors (one, two), an
+    # infinite factor against a zero; logsumexp with masked and +inf slices
+    "prod": [
+        Sample(lambda d: (_u(0.5, 2, (3, 4))(d)[0],), lambda x: ops.prod(x, 1), label="regular"),
+        Sample(lambda d: (_t([[0.0, 2.0, 3.0], [0.0, 0.0, 5.0], [1.5, -2.0, 4.0]], d),),
+               lambda x: ops.prod(x, -1), label="zeros"),
+        Sample(lambda d: (_t([[0.0, 2.0, 3.0, 1.0], [4.0, 0.0, 0.5, 2.0]], d),),
+               lambda x: ops.prod(x, (0, 1), keepdim=True), label="zeros, all dims")],
+    "cumprod": [
+        Sample(lambda d: (_u(0.5, 2, (3, 4))(d)[0],), lambda x: ops.cumprod(x, 1),
+               label="regular"),
+        Sample(lambda d: (_t([[2.0, 0.0, 3.0, 0.5], [0.0, 1.5, 0.0, 2.0]], d),),
+               lambda x: ops.cumprod(x, -1), label="zeros")],
+    "logsumexp": [
+        Sample(lambda d: (_u(-2, 2, (3, 4))(d)[0],), lambda x: ops.logsumexp(x, 1),
+               label="regular"),
+        Sample(lambda d: (_t([[-_INF, -_INF, -_INF], [0.5, -_INF, 1.0]], d),),
+               lambda x: ops.logsumexp(x, -1), label="masked slices")],
 }
 
 

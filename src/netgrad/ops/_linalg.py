@@ -140,6 +140,7 @@ def _matmul_jvp(ns, ts, s):
 
 _MATMUL = register(Rule(
     "matmul", _matmul_forward, 2, _matmul_vjp, _matmul_jvp, saves=(0, 1), optimistic=True,
+    public=True,
     derivative="gA = g Bᵀ, gB = Aᵀ g (strong-zero matrix products)",
     convention="a zero factor meeting an infinite or NaN one inside a sum contributes 0 "
                "(optimistic on the sync-free path: exact under careful())"))
@@ -200,6 +201,7 @@ def _linear_jvp(ns, ts, s):
 
 _LINEAR = register(Rule(
     "linear", _linear_forward, 3, _linear_vjp, _linear_jvp, saves=(0, 1), optimistic=True,
+    public=True,
     derivative="gx = g W, gW = gᵀ x, gb = Σ g (strong-zero matrix products)",
     convention="an input entry exactly 0 against an infinite cotangent contributes 0 to the "
                "weight gradient (optimistic on the sync-free path: exact under careful())"))

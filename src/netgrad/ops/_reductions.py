@@ -9,15 +9,16 @@ products, never ``y / x``; ``logsumexp`` handles all -inf and +inf slices.
 from __future__ import annotations
 
 import torch
-from torch.autograd import Function
 
 from ._core import dims_of, has_nan, plain, strong_
-from ._registry import R, szmul
+from . import _mode
+from ._registry import R, Rule, register, szmul
 
 __all__ = ["sum", "mean", "prod", "cumprod", "amax", "amin", "logsumexp"]
 
 _Tensor = torch.Tensor
 _builtin_sum = sum
+_INF = float("inf")
 
 
 @plain
@@ -88,43 +89,71 @@ def _exclusive_times(v: _Tensor, gv: _Tensor) -> _Tensor:
     return careful() if has_nan(out) else out
 
 
-class _Prod(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, x, dims, keepdim):
-        ctx.save_for_backward(x)
-        ctx.dims, ctx.keepdim = dims, keepdim
-        out = x
-        for d in reversed(dims):
-            out = torch.prod(out, d, keepdim=True)
-        if not keepdim:
-            out = out.squeeze(dims) if dims else out
-        return out
+def _prod_forward(x, dims, keepdim):
+    out = x
+    for d in reversed(dims):
+        out = torch.prod(out, d, keepdim=True)
+    if not keepdim:
+        out = out.squeeze(dims) if dims else out
+    return out
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        (x,) = ctx.saved_tensors
-        dims = ctx.dims
-        if not dims:
-            return g, None, None
-        gk = g if ctx.keepdim else g.reshape([1 if d in dims else s
-                                              for d, s in enumerate(x.shape)])
-        v = _to_last(x, dims)
-        graph = torch.is_grad_enabled()
-        if graph:
-            pre, suf = _exclusive_products(v, R.cumprod)
-        kept = [d for d in range(x.dim()) if d not in dims]
-        gv = _to_last(gk.expand(x.shape), dims)[..., :1]
-        if graph:
-            gx = szmul(szmul(gv, pre), suf)
-        else:
-            gx = _exclusive_times(v, gv)
-        # undo _to_last: (*kept, n) -> (*kept, *dims) -> original order
-        gx = gx.reshape(*[x.shape[d] for d in kept], *[x.shape[d] for d in dims])
-        order = kept + list(dims)
-        inverse = [order.index(d) for d in range(x.dim())]
-        return gx.permute(*inverse), None, None
+
+def _free_cumprod(v: _Tensor, dim: int) -> _Tensor:
+    """cumprod with 0 · anything = 0 as branch-free masks: every product after a zero is 0."""
+    zero = v == 0
+    seen = torch.cumsum(zero.to(torch.int32), dim) > 0
+    return torch.where(seen, 0.0, torch.cumprod(torch.where(zero, 1.0, v), dim))
+
+
+def _exclusive(ns, v: _Tensor) -> _Tensor:
+    """Π_{j≠i} v_j along the last dim, with strong zeros, in namespace ``ns``."""
+    if ns is R:
+        pre, suf = _exclusive_products(v, R.cumprod)
+    else:
+        pre, suf = _exclusive_products(v, _free_cumprod if ns.sync_free else torch.cumprod)
+    return ns.mul(pre, suf)
+
+
+def _undo_to_last(gx: _Tensor, x: _Tensor, dims) -> _Tensor:
+    """(*kept, n) -> the shape and dimension order of ``x``."""
+    kept = [d for d in range(x.dim()) if d not in dims]
+    gx = gx.reshape(*[x.shape[d] for d in kept], *[x.shape[d] for d in dims])
+    order = kept + list(dims)
+    return gx.permute(*[order.index(d) for d in range(x.dim())])
+
+
+def _prod_vjp(ns, g, s):
+    (x,), (dims, keepdim) = s.inputs, s.params
+    if not dims:
+        return (g,)
+    gk = g if keepdim else g.reshape([1 if d in dims else n for d, n in enumerate(x.shape)])
+    v = _to_last(x, dims)
+    gv = _to_last(gk.expand(x.shape), dims)[..., :1]
+    if ns is R:
+        pre, suf = _exclusive_products(v, R.cumprod)
+        gx = R.mul(R.mul(gv, pre), suf)
+    elif ns.sync_free:
+        gx = ns.mul(gv, _exclusive(ns, v))
+    else:
+        gx = _exclusive_times(v, gv)
+    return (_undo_to_last(gx, x, dims),)
+
+
+def _prod_jvp(ns, ts, s):
+    (x,), (dims, keepdim), (t,) = s.inputs, s.params, ts
+    if not dims:
+        return t
+    ty = ns.sum(ns.mul(_to_last(t, dims), _exclusive(ns, _to_last(x, dims))), -1)
+    shape = [1 if d in dims else n for d, n in enumerate(x.shape)] if keepdim else \
+        [n for d, n in enumerate(x.shape) if d not in dims]
+    return ty.reshape(shape)
+
+
+_PROD = register(Rule(
+    "prod", _prod_forward, 1, _prod_vjp, _prod_jvp, saves=(0,),
+    public=True,
+    derivative="g ⊙ Π_{j≠i} x_j (exclusive prefix × suffix products, never y / x)",
+    convention="zeros never give 0/0; a zero factor times an infinite one is 0 (strong zeros)"))
 
 
 def prod(input: torch.Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> torch.Tensor:
@@ -142,7 +171,7 @@ def prod(input: torch.Tensor, dim=None, keepdim: bool = False, *, dtype=None) ->
     dims = dims_of(input, dim)
     if input.dim() == 0:
         return input.clone()
-    return _Prod.apply(input, dims, keepdim)
+    return _PROD(input, dims, keepdim)
 
 
 # ----------------------------------------------------------------------------- cumprod
@@ -204,44 +233,68 @@ def _blocked_reverse_scan(x: _Tensor, g: _Tensor) -> _Tensor:
     return out[:, :n] if pad else out
 
 
-class _Cumprod(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, x, dim):
-        y = torch.cumprod(x, dim)
-        ctx.save_for_backward(x, y)
-        ctx.dim = dim
-        return y
+def _cumprod_forward(x, dim):
+    return torch.cumprod(x, dim)
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        dim = ctx.dim
-        if x.dim() == 0 or x.shape[dim] == 0:
-            return g, None
-        xl, yl, gl = (t.movedim(dim, -1) for t in (x, y, g))
-        n = xl.shape[-1]
-        if not torch.is_grad_enabled() and n >= 64 and xl.numel() >= 1 << 16:
-            shape = xl.shape
-            s = _blocked_reverse_scan(xl.reshape(-1, n), gl.reshape(-1, n)).reshape(shape)
-            if not has_nan(s):  # else: a 0·inf inside the scan, the careful path below
-                gx = s  # a fresh tensor
-                gx[..., 1:].mul_(yl[..., :-1])  # y_{k-1}·s_k
-                if not has_nan(gx):
-                    return gx.movedim(-1, dim), None
-        zero = torch.zeros_like(xl[..., :1])
-        a = torch.cat([xl[..., 1:], zero], -1)        # a_k = x_{k+1}
-        prev = torch.cat([torch.ones_like(zero), yl[..., :-1]], -1)  # y_{k-1} = Π_{j<k} x_j
-        if torch.is_grad_enabled():
-            s = _reverse_affine_scan(a, gl, szmul, R.add)
-            gx = szmul(prev, s)
-        else:
-            s = _reverse_affine_scan(a, gl, torch.mul, torch.add)
-            if has_nan(s):  # a 0·inf met somewhere: redo with strong zeros
-                s = _reverse_affine_scan(a, gl, szmul, torch.add)
-            gx = strong_(prev * s, prev, s)
-        return gx.movedim(-1, dim), None
+
+def _cumprod_parts(x, y, dim):
+    xl, yl = x.movedim(dim, -1), y.movedim(dim, -1)
+    zero = torch.zeros_like(xl[..., :1])
+    a = torch.cat([xl[..., 1:], zero], -1)                       # a_k = x_{k+1}
+    prev = torch.cat([torch.ones_like(zero), yl[..., :-1]], -1)  # y_{k-1} = Π_{j<k} x_j
+    return xl, a, prev
+
+
+def _cumprod_vjp(ns, g, s):
+    (x,), (dim,) = s.inputs, s.params
+    if x.dim() == 0 or x.shape[dim] == 0:
+        return (g,)
+    _, a, prev = _cumprod_parts(x, s.y, dim)
+    gl = g.movedim(dim, -1)
+    sc = _reverse_affine_scan(a, gl, ns.mul, ns.add)
+    return (ns.mul(prev, sc).movedim(-1, dim),)
+
+
+def _cumprod_jvp(ns, ts, s):
+    """ty_k = x_k · ty_{k-1} + y_{k-1} · t_k: a forward scan, run as the reverse one flipped."""
+    (x,), (dim,), (t,) = s.inputs, s.params, ts
+    if x.dim() == 0 or x.shape[dim] == 0:
+        return t
+    xl, _, prev = _cumprod_parts(x, s.y, dim)
+    b = ns.mul(prev, t.movedim(dim, -1))
+    ty = _reverse_affine_scan(xl.flip(-1), b.flip(-1), ns.mul, ns.add).flip(-1)
+    return ty.movedim(-1, dim)
+
+
+def _cumprod_fast(g, s):
+    """The blocked reverse scan (long slices, eager CPU), kept when it holds no NaN; else the
+    formula with read-back strong zeros."""
+    (x,), (dim,) = s.inputs, s.params
+    if x.dim() == 0 or x.shape[dim] == 0:
+        return (g,)
+    xl, yl, gl = (t.movedim(dim, -1) for t in (x, s.y, g))
+    n = xl.shape[-1]
+    if n >= 64 and xl.numel() >= 1 << 16:
+        shape = xl.shape
+        sc = _blocked_reverse_scan(xl.reshape(-1, n), gl.reshape(-1, n)).reshape(shape)
+        if not has_nan(sc):  # else: a 0·inf inside the scan, the formula
+            gx = sc  # a fresh tensor
+            gx[..., 1:].mul_(yl[..., :-1])  # y_{k-1}·s_k
+            if not has_nan(gx):
+                return (gx.movedim(-1, dim),)
+    _, a, prev = _cumprod_parts(x, s.y, dim)
+    sc = _reverse_affine_scan(a, gl, torch.mul, torch.add)
+    if has_nan(sc):  # a 0·inf met somewhere: redo with strong zeros
+        sc = _reverse_affine_scan(a, gl, szmul, torch.add)
+    return (strong_(prev * sc, prev, sc).movedim(-1, dim),)
+
+
+_CUMPROD = register(Rule(
+    "cumprod", _cumprod_forward, 1, _cumprod_vjp, _cumprod_jvp, fast=_cumprod_fast,
+    saves=(0,), save_output=True,
+    public=True,
+    derivative="y_{k-1} · s_k, s_k = g_k + x_{k+1} s_{k+1} (a reverse scan, no division)",
+    convention="zeros never give 0/0; a zero factor times an infinite one is 0 (strong zeros)"))
 
 
 def cumprod(input: torch.Tensor, dim: int, *, dtype=None) -> torch.Tensor:
@@ -251,49 +304,62 @@ def cumprod(input: torch.Tensor, dim: int, *, dtype=None) -> torch.Tensor:
         input = input.to(dtype)
     if not input.is_floating_point():
         return torch.cumprod(input, dim)
-    return _Cumprod.apply(input, dim)
+    return _CUMPROD(input, dim % max(input.dim(), 1))
 
 
 # ----------------------------------------------------------------------------- logsumexp
+def _fix_weights(x: _Tensor, y: _Tensor, p: _Tensor) -> _Tensor:
+    """The conventions on ``p = exp(x - y)`` (branch-free): slices whose y is -inf get 0;
+    slices whose y is +inf share evenly among their +inf entries."""
+    nan = torch.isnan(p)
+    pinf = (x == _INF) & (y == _INF)
+    count = pinf.sum(dim=tuple(i for i in range(x.dim()) if y.shape[i] == 1 and
+                                   x.shape[i] != 1) or None, keepdim=True)
+    share = pinf.to(x.dtype) / count.clamp_min(1).to(x.dtype)
+    p = torch.where(nan & (y == -_INF), 0.0, p)
+    return torch.where((y == _INF) & ~torch.isnan(x), share, p)
+
+
 def _softmax_weights(x: _Tensor, y: _Tensor) -> _Tensor:
-    """exp(x - y) with the conventions: slices whose y is -inf get 0; slices whose y is +inf
-    share evenly among their +inf entries."""
+    """exp(x - y) with the conventions of :func:`_fix_weights`; the eager CPU path applies
+    them only when the weights hold a NaN (one read-back)."""
     p = torch.exp(x - y)
-    if has_nan(p):
-        nan = torch.isnan(p)
-        pinf = (x == float("inf")) & (y == float("inf"))
-        count = pinf.sum(dim=tuple(i for i in range(x.dim()) if y.shape[i] == 1 and
-                                       x.shape[i] != 1) or None, keepdim=True)
-        share = pinf.to(x.dtype) / count.clamp_min(1).to(x.dtype)
-        p = torch.where(nan & (y == float("-inf")), 0.0, p)
-        p = torch.where(torch.isinf(y) & (y > 0) & ~torch.isnan(x), share, p)
+    if _mode.sync_free_active(x) or has_nan(p):
+        p = _fix_weights(x, y, p)
     return p
 
 
-class _LogSumExp(Function):
-    @staticmethod
-    @plain
-    def forward(ctx, x, dims, keepdim):
-        y = torch.logsumexp(x, dims, keepdim=True)
-        out = y if keepdim else y.squeeze(dims)
-        ctx.save_for_backward(x, out)  # the output itself, so double backward sees through it
-        ctx.keep_shape = y.shape
-        return out
+def _lse_forward(x, dims, keepdim):
+    y = torch.logsumexp(x, dims, keepdim=True)
+    return y if keepdim else y.squeeze(dims)
 
-    @staticmethod
-    @plain
-    def backward(ctx, g):
-        x, out = ctx.saved_tensors
-        y = out.reshape(ctx.keep_shape)
-        gk = g.reshape(ctx.keep_shape)
-        if torch.is_grad_enabled():
-            with torch.no_grad():
-                p0 = _softmax_weights(x, y.detach())
-            special = torch.isinf(y)
-            p = R.where(special, p0, R.exp(R.sub(x, y)))
-            return szmul(gk, p), None, None
-        p = _softmax_weights(x, y)
-        return strong_(gk * p, gk, p), None, None
+
+def _lse_weights(ns, x, out, dims):
+    y = out.reshape([1 if d in dims else n for d, n in enumerate(x.shape)])
+    if ns is R:
+        with torch.no_grad():
+            p0 = _softmax_weights(x.detach(), y.detach())
+        return R.where(y.detach().abs() == _INF, p0, R.exp(R.sub(x, y))), y
+    return _softmax_weights(x, y), y
+
+
+def _lse_vjp(ns, g, s):
+    (x,), (dims, _) = s.inputs, s.params
+    p, y = _lse_weights(ns, x, s.y, dims)
+    return (ns.mul(g.reshape(y.shape), p),)
+
+
+def _lse_jvp(ns, ts, s):
+    (x,), (dims, _), (t,) = s.inputs, s.params, ts
+    p, y = _lse_weights(ns, x, s.y, dims)
+    return ns.sum(ns.mul(p, t), dims, keepdim=True).reshape(s.y.shape)
+
+
+_LOGSUMEXP = register(Rule(
+    "logsumexp", _lse_forward, 1, _lse_vjp, _lse_jvp, saves=(0,), save_output=True,
+    public=True,
+    derivative="g ⊙ softmax(x)",
+    convention="an all -inf slice gives -inf with gradient 0; +inf entries share g evenly"))
 
 
 def logsumexp(input: torch.Tensor, dim=None, keepdim: bool = False) -> torch.Tensor:
@@ -301,4 +367,4 @@ def logsumexp(input: torch.Tensor, dim=None, keepdim: bool = False) -> torch.Ten
     -inf slice gives -inf with gradient 0."""
     if not input.is_floating_point():
         return torch.logsumexp(input, dims_of(input, dim), keepdim=keepdim)
-    return _LogSumExp.apply(input, dims_of(input, dim), keepdim)
+    return _LOGSUMEXP(input, dims_of(input, dim), keepdim)

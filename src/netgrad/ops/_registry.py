@@ -78,6 +78,9 @@ class Rule:
         derivative, convention: the rules table's text.
         optimistic: True when the sync-free path may return NaN where a 0·inf met inside a sum
             (the exact path then runs under :func:`netgrad.ops.careful`).
+        public: True when ``R.<name>`` (in formulas) is the public function ``ops.<name>``,
+            which normalizes its arguments (dims, dtype, keyword arguments) before applying the
+            rule; False when it is the rule applied directly (positional operands and params).
     """
 
     name: str
@@ -92,6 +95,7 @@ class Rule:
     derivative: str = ""
     convention: str = ""
     optimistic: bool = False
+    public: bool = False
     partials: tuple = field(default=(), repr=False)
 
 
@@ -430,7 +434,7 @@ def _robust_resolver(name: str) -> Callable:
         return _robust_sdiv
     if name == "isinf":
         return _TORCH["isinf"]
-    if name in _OPS:
+    if name in _OPS and not RULES[name].public:
         return _OPS[name]
     return getattr(ops, name)
 

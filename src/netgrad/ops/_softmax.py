@@ -115,6 +115,7 @@ def _softmax_fast(g, s):
 _SOFTMAX = register(Rule(
     "softmax", _softmax_forward, 1, _softmax_vjp, _softmax_jvp, fast=_softmax_fast,
     save_output=True,
+    public=True,
     derivative="y ⊙ (g - Σ g ⊙ y)",
     convention="an all -inf slice gives 0 with gradient 0; +inf entries share the mass evenly; "
                "y = 0 times an infinite g is 0"))
@@ -170,6 +171,7 @@ def _log_softmax_fast(g, s):
 _LOG_SOFTMAX = register(Rule(
     "log_softmax", _log_softmax_forward, 1, _log_softmax_vjp, _log_softmax_jvp,
     fast=_log_softmax_fast, save_output=True, n_aux=1,
+    public=True,
     derivative="g - exp(y) ⊙ Σ g",
     convention="an all -inf slice gives -inf with gradient 0; exp(y) = 0 times an infinite Σ g "
                "is 0"))
