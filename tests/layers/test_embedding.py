@@ -104,3 +104,9 @@ def test_torch_func_and_compile():
     def f(weights, i):
         return call(layer, {"Weights": weights}, i)
     compiles_fullgraph(f, w, idx)
+
+
+def test_gradchecks_with_respect_to_the_weights():
+    from _layer_testing import gradchecks
+    layer, _ = _pair(size=3, n=5)
+    gradchecks(layer, torch.tensor([[0, 4, 4], [2, 2, 1]]))

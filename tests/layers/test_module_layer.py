@@ -116,3 +116,11 @@ def test_several_ports_and_integer_inputs():
     assert lstm.port_shape("Output") == (6, 4)
     with pytest.raises(ng.NetTypeError, match="torch.nn.Module"):
         ModuleLayer(lambda x: x)
+
+
+def test_gradchecks_through_a_module_layer():
+    from _layer_testing import gradchecks
+    torch.manual_seed(0)
+    layer = ModuleLayer(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
+                                            torch.nn.Linear(4, 2)), input=3).double()
+    gradchecks(layer, torch.randn(2, 3, dtype=F64))

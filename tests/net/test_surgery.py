@@ -152,3 +152,11 @@ def test_summary_graphic_is_a_picture_of_the_net_and_its_facts():
     png = io.BytesIO()
     fig.savefig(png, format="png")
     assert png.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_information_without_a_property_is_a_dict_shown_as_a_table():
+    facts = NetInformation(_chain())
+    assert isinstance(facts, dict) and "SummaryGraphic" not in facts
+    page = facts._repr_html_()
+    assert "ArraysTotalElementCount</th><td>26</td>" in page
+    assert "lin1: LinearLayer" in page and "Input: (3,)" in page

@@ -111,6 +111,13 @@ class _ConvBase(Layer):
             arrays["Biases"] = (self.n,)
         return arrays
 
+    def _options_text(self) -> str:
+        """``, stride=2, padding='Same'``: the options that differ from their defaults."""
+        cfg = self.get_config()
+        defaults = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "output_padding": 0}
+        return "".join(f", {k}={cfg[k]!r}" for k, d in defaults.items()
+                       if k in cfg and cfg[k] != d)
+
     def get_config(self) -> dict[str, Any]:
         cfg: dict[str, Any] = {"n": self.n}
         for key in ("kernel_size", "stride", "padding", "dilation"):
@@ -180,7 +187,7 @@ class ConvolutionLayer(_ConvBase):
 
     def config_text(self) -> str:
         k = self.kernel_size[0] if len(self.kernel_size) == 1 else self.kernel_size
-        return f"ConvolutionLayer({self.n}, {k!r})"
+        return f"ConvolutionLayer({self.n}, {k!r}{self._options_text()})"
 
 
 @register_layer
@@ -224,7 +231,7 @@ class DeconvolutionLayer(_ConvBase):
 
     def config_text(self) -> str:
         k = self.kernel_size[0] if len(self.kernel_size) == 1 else self.kernel_size
-        return f"DeconvolutionLayer({self.n}, {k!r})"
+        return f"DeconvolutionLayer({self.n}, {k!r}{self._options_text()})"
 
 
 def _ints(value, key: str, minimum: int, where: str) -> tuple[int, ...]:

@@ -216,7 +216,9 @@ class PoolingLayer(Layer):
 
     def config_text(self) -> str:
         return (f"PoolingLayer({_plain(self.kernel_size)!r}, stride={_plain(self.stride)!r}, "
-                f"function={self.function!r})")
+                f"function={self.function!r}"
+                + (f", padding={self.get_config()['padding']!r})" if self.same or any(self.padding)
+                   else ")"))
 
 
 def _ints(value, name: str, minimum: int) -> tuple[int, ...]:
