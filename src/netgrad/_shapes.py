@@ -11,7 +11,7 @@ A sequence port has a **varying** first dimension: :data:`Varying` in place of a
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Optional, Union, cast
 
 from ._errors import NetgradError, NetTypeError, NetValueError
 
@@ -31,8 +31,10 @@ class _VaryingDim(str):
         return "'Varying'"
 
 
-#: The varying first dimension of a sequence port's shape (see the module docstring).
-Varying = _VaryingDim("Varying")
+#: The varying first dimension of a sequence port's shape (see the module docstring). It stands
+#: in a shape's first int slot, so the type checker is told it is one: ``Shape`` stays
+#: ``tuple[int, ...]`` everywhere, and ``is_varying`` is the one test for it.
+Varying: int = cast(int, _VaryingDim("Varying"))
 
 
 def is_varying(dim) -> bool:
@@ -42,7 +44,7 @@ def is_varying(dim) -> bool:
 
 def has_varying(shape: MaybeShape) -> bool:
     """Whether a shape has a varying (sequence-length) first dimension."""
-    return bool(shape) and is_varying(shape[0])
+    return shape is not None and len(shape) > 0 and is_varying(shape[0])
 
 
 def as_shape(value: ShapeLike, *, what: str = "a shape", where: str | None = None) -> MaybeShape:

@@ -66,7 +66,7 @@ NET_VERSION = 1
 MAX_NESTING = 256
 _FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16")
 _DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
-_GRAPH_KINDS = {"NetGraph": NetGraph, "NetChain": NetChain}
+_GRAPH_KINDS: dict[str, type[NetGraph]] = {"NetGraph": NetGraph, "NetChain": NetChain}
 
 
 def _function_arity(layer: Layer) -> int | None:
@@ -119,7 +119,7 @@ class _Saver:
             return self.memo[id(module)]
         if isinstance(module, Layer):
             node = self.layer(module, path)
-        elif type(module) in (NetGraph, NetChain):
+        elif isinstance(module, NetGraph) and type(module) in (NetGraph, NetChain):
             node = self.graph(module, path)
         elif isinstance(module, Operator) and OPERATOR_TYPES.get(type(module).__name__) is type(module):
             node = self.operator(module, path)
@@ -137,7 +137,7 @@ class _Saver:
                     for name in g.vertex_names()]
         edges = [[[sv, sp], [dv, dp]] for (sv, sp), (dv, dp) in g.edges()]
         node = {"kind": type(g).__name__, "vertices": vertices, "edges": edges,
-                "ports": {p: list(s) for p, s in g.declared_port_shapes().items()},
+                "ports": {p: list(s) for p, s in g.declared_port_shapes().items() if s is not None},
                 "inputs": list(g.input_names()), "outputs": list(g.output_names()),
                 "training": g.training}
         where = self.where(path, g)
@@ -147,7 +147,7 @@ class _Saver:
         return node
 
     def operator(self, op: Operator, path: tuple[str, ...]) -> dict[str, Any]:
-        vertices = [[name, self.add(op.vertices[name], path + (name,))]
+        vertices = [[name, self.add(op.vertex(name), path + (name,))]
                     for name in op.vertex_names()]
         config = _config_to_json(dict(op.get_config()), self.where(path, op), "")
         return {"kind": "operator", "type": type(op).__name__, "vertices": vertices,
@@ -170,7 +170,8 @@ class _Saver:
             raise e.located(where) from None
         arity = _function_arity(layer)
         if arity is not None:
-            config["function"] = trace_function(layer.function, arity, where)
+            function: Any = layer.function  # the layer's own function (an attribute)
+            config["function"] = trace_function(function, arity, where)
         to_save: Any = getattr(layer, "function_to_save", None)
         if to_save is not None:  # FunctionLayer, CompiledLayer
             key, fn, n = to_save()
@@ -183,12 +184,14 @@ class _Saver:
                 arrays[n] = {"state": "absent"}
             elif a.state == "uninitialized":
                 arrays[n] = {"state": "uninitialized", "shape": list(a.shape or ()),
-                             "dtype": _DTYPE_NAMES.get(a.dtype, str(a.dtype)),
+                             "dtype": (_DTYPE_NAMES.get(a.dtype) if a.dtype is not None else None)
+                             or str(a.dtype),
                              "requires_grad": a.requires_grad}
             else:  # a shared array's values are stored once, under its first use's key
                 key = self.shared_keys.get(a.shared) if a.shared is not None else None
                 if key is None:
                     key = self.prefix + ".".join(path + (n,))
+                    assert a.values is not None, "a set array has values"
                     self.tensors[key] = a.values
                     if a.shared is not None:
                         self.shared_keys[a.shared] = key
@@ -197,7 +200,7 @@ class _Saver:
                 arrays[n]["shared"] = a.shared
         node: dict[str, Any] = {"kind": "layer", "type": kind, "config": config,
                                 "ports": {p: list(s) for p, s in
-                                          layer.declared_port_shapes().items()},
+                                          layer.declared_port_shapes().items() if s is not None},
                                 "arrays": arrays, "training": layer.training}
         if state.buffers:
             node["buffers"] = {}
@@ -388,7 +391,9 @@ class _Loader:
                             fix="the file is corrupted or was not written by netgrad") from None
         for i, node in enumerate(nodes):
             if node["kind"] == "layer":
-                self.restore_arrays(built[i], node, f"the saved net, node {i} ({node['type']})",
+                layer = built[i]
+                assert isinstance(layer, Layer), "a layer node builds a layer"
+                self.restore_arrays(layer, node, f"the saved net, node {i} ({node['type']})",
                                     guard)
         unused = sorted(k for k in self.tensors if k.startswith(self.prefix)
                         and k not in self.used_keys)

@@ -20,6 +20,23 @@ class _ConvBase(Layer):
     Weights: torch.Tensor | None
     Biases: torch.Tensor | None
     _transposed = False
+    # set in __init__ by setattr (one int per spatial dimension)
+    kernel_size: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    output_padding: tuple[int, ...]
+
+    # each subclass's output size and weights layout
+    @staticmethod
+    def _out_size(size: int, k: int, s: int, p: int, d: int, op: int) -> int:
+        raise NotImplementedError
+
+    def _weights_shape(self, c: int, kernel: tuple[int, ...]) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _weights_text(self) -> str:
+        raise NotImplementedError
 
     def __init__(self, n: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
                  *, output_padding=0, input: ShapeLike = None, weights: Any = None,
@@ -129,8 +146,9 @@ class _ConvBase(Layer):
         if self._transposed:
             v = self.output_padding
             cfg["output_padding"] = v[0] if len(v) == 1 else list(v)
-        if self._shapes.get("Input") is not None:
-            cfg["input"] = list(self._shapes["Input"])
+        shape = self._shapes.get("Input")
+        if shape is not None:
+            cfg["input"] = list(shape)
         if not self.has_biases:
             cfg["biases"] = False
         return cfg

@@ -159,10 +159,11 @@ class ThreadingLayer(Layer):
         self._setup()
 
     def infer_outputs(self, shapes: dict[str, MaybeShape]) -> dict[str, MaybeShape]:
-        if any(s is None for s in shapes.values()):
+        known = [s for s in shapes.values() if s is not None]
+        if len(known) < len(shapes):
             return {"Output": None}
         try:
-            out = broadcast_shapes(*shapes.values())
+            out = broadcast_shapes(*known)
         except RuntimeError:
             raise ShapeError("inputs must broadcast against each other (aligned at the last "
                              "dimension)", where="ThreadingLayer",

@@ -29,12 +29,14 @@ class NetPort:
     "Output")`` (or ``NetPort(2, "Output")``, by position) is a port of one of its vertices."""
 
     __slots__ = ("vertex", "port")
+    vertex: Union[str, int, None]
+    port: str
 
     def __init__(self, *parts: Union[str, int]) -> None:
         if len(parts) == 1 and isinstance(parts[0], str):
             self.vertex, self.port = None, parts[0]
         elif len(parts) == 2 and isinstance(parts[1], str) and isinstance(parts[0], (str, int)):
-            self.vertex, self.port = parts
+            self.vertex, self.port = parts[0], str(parts[1])
         else:
             raise NetTypeError('NetPort takes a port name, or a vertex and a port name',
                                got=f"got NetPort{parts!r}",
@@ -72,6 +74,14 @@ def _first_known(*shapes: MaybeShape) -> MaybeShape:
     return next((s for s in shapes if s is not None), None)
 
 
+
+class _Vertices(torch.nn.ModuleDict):
+    """A graph's vertices by name: a ModuleDict (the same state_dict keys) whose items the type
+    checker knows to be netgrad layers or nets."""
+
+    def __getitem__(self, key: str) -> NetModule:
+        return super().__getitem__(key)  # type: ignore[return-value]
+
 class NetGraph(NetModule):
     """A net of layers and nets connected by named ports.
 
@@ -107,7 +117,7 @@ class NetGraph(NetModule):
         if not items:
             raise NetValueError(f"{kind} needs at least one vertex", got="got none", where=kind,
                                 fix='give at least one layer, e.g. NetChain([LinearLayer(3)])')
-        self.vertices = torch.nn.ModuleDict()
+        self.vertices = _Vertices()
         for name, spec in items:
             if not isinstance(name, str) or not name or "." in name:
                 raise NetValueError("vertex names are non-empty strings without '.'",
@@ -319,7 +329,7 @@ class NetGraph(NetModule):
         return self._shapes.get(port)
 
     def integer_ports(self) -> frozenset[str]:
-        out = set()
+        out: set[str] = set()
         for v, ports in self._in_edges.items():
             ints = self.vertices[v].integer_ports()
             out.update(sp for p, (sv, sp) in ports.items() if sv is None and p in ints)
@@ -406,7 +416,7 @@ class NetGraph(NetModule):
 
     def vertex(self, ref: Union[str, int]) -> NetModule:
         """A vertex by name or position (also ``net["lin1"]``, ``net[0]``)."""
-        return self.vertices[self.vertex_name(ref)]  # type: ignore[return-value]
+        return self.vertices[self.vertex_name(ref)]
 
     def __getitem__(self, ref: Union[str, int]) -> NetModule:
         """A vertex by name or position: ``net["lin1"]``, ``net[0]``."""
@@ -452,9 +462,10 @@ class NetGraph(NetModule):
             raise
         self.bind({})
 
-    def edges(self) -> list[tuple[Source, tuple[str, str]]]:
+    def edges(self) -> list[tuple[Source, tuple[str | None, str]]]:
         """Every connection as ``(source, (vertex, port))``; graph outputs as ``(source, (None, port))``."""
-        out = [(src, (v, p)) for v in self._names for p, src in self._in_edges[v].items()]
+        out: list[tuple[Source, tuple[str | None, str]]] = [
+            (src, (v, p)) for v in self._names for p, src in self._in_edges[v].items()]
         out += [(src, (None, p)) for p, src in self._outputs.items()]
         return out
 
@@ -541,8 +552,9 @@ class NetGraph(NetModule):
 
 def _run_vertex(layer: NetModule, ins: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
     """Run one vertex; one without inputs is asked for ``n`` examples (the graph's batch)."""
-    if not ins and not layer.input_names() and hasattr(layer, "run_batch"):
-        return layer.run_batch(n)
+    run_batch = getattr(layer, "run_batch", None)
+    if not ins and not layer.input_names() and run_batch is not None:
+        return run_batch(n)
     return layer.run_ports(ins)
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from .._errors import LoadError, NetValueError
+from .._module import NetModule
 from ._options import WHERE
 
 __all__ = ["save_checkpoint", "latest_checkpoint", "load_checkpoint", "CHECKPOINT_FORMAT"]
@@ -83,7 +84,7 @@ def _restore_optimizer(opt: torch.optim.Optimizer, meta: dict[str, Any],
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def save_checkpoint(directory: str, *, module: torch.nn.Module, net: torch.nn.Module,
+def save_checkpoint(directory: str, *, module: torch.nn.Module, net: NetModule,
                     optimizer: torch.optim.Optimizer, round_index: int, batch: int, step: int,
                     extra: dict[str, Any], keep: int,
                     more_tensors: dict[str, torch.Tensor] | None = None,
@@ -107,7 +108,7 @@ def save_checkpoint(directory: str, *, module: torch.nn.Module, net: torch.nn.Mo
                             "round": round_index, "batch": batch, "step": step,
                             "optimizer": opt_meta, **extra}
     try:  # the net itself, so that netgrad.load can open a checkpoint (when io provides it)
-        from ..io import net_to_bundle  # type: ignore[attr-defined]
+        from ..io import net_to_bundle
         net_meta, net_tensors = net_to_bundle(net, prefix="net/")
         meta["net"], meta["net_prefix"] = net_meta, "net/"
         tensors.update(net_tensors)

@@ -122,8 +122,9 @@ def _stack_examples(examples: list[Any], input_ports, target_ports, own_loss, wh
     for i, r in enumerate(rows):
         if list(r) != keys:
             raise NetValueError("every example has the same ports", where=f"{WHERE}, {what}",
-                                got=f"got ports {list(r)} in example {i} and {keys} in example 0")
-    out = {}
+                                got=f"got ports {list(r)} in example {i} and {keys} in example 0",
+                                fix=f"give every example the ports {keys}")
+    out: dict[str, Any] = {}
     for k in keys:
         vals = [r[k] for r in rows]
         if all(isinstance(v, torch.Tensor) for v in vals):
@@ -234,6 +235,7 @@ class InMemory(Source):
     """All examples as tensors; shuffled each round; resumable within a round."""
 
     resumable_within_round = True
+    num_examples: int
 
     def __init__(self, tensors: dict[str, torch.Tensor], batch_size: int, seed: int, rank: int,
                  world: int, shuffle: bool = True):

@@ -78,7 +78,7 @@ class Method:
     """A resolved optimization method: the torch class and its keyword arguments."""
 
     name: str
-    cls: type[torch.optim.Optimizer]
+    cls: Callable[..., torch.optim.Optimizer]    # a torch.optim.Optimizer subclass
     default_lr: float
     kwargs: dict[str, Any]
 

@@ -62,7 +62,7 @@ def _resolve_path(net, spec: Any, option: str) -> ArrayPath:
                                   where=where, got=f"got path {spec!r}",
                                   fix=f"its arrays are {arrays}" if arrays
                                   else "this layer has no learned arrays")
-            out.append(part)
+            out.append(str(part))
     return tuple(out)
 
 
