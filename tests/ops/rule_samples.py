@@ -204,6 +204,16 @@ SAMPLES: dict[str, list[Sample]] = {
                label="regular"),
         Sample(lambda d: (_t([[-_INF, -_INF, -_INF], [0.5, -_INF, 1.0]], d),),
                lambda x: ops.logsumexp(x, -1), label="masked slices")],
+    # pooling (ops/_pool_max.py, ops/_pooling.py): disjoint blocks with ties (the even split),
+    # overlapping windows with padding, and ceil_mode's partial windows
+    "max_pool": [
+        Sample(lambda d: (_t([[[1.0, 3.0, 3.0, 2.0, 0.0, 0.0, 5.0, -1.0]]], d),),
+               lambda x: ops.max_pool1d(x, 2), label="ties in blocks"),
+        Sample(lambda d: (_u(-2, 2, (1, 2, 5, 4))(d)[0],),
+               lambda x: ops.max_pool2d(x, 3, stride=2, padding=1), label="overlap, padding"),
+        Sample(lambda d: (_t([[[2.0, 2.0, 2.0], [0.5, 4.0, 4.0], [1.0, 1.0, -3.0]]], d),),
+               lambda x: ops.max_pool2d(x, 2, stride=1, ceil_mode=True),
+               label="overlapping ties, ceil_mode")],
 }
 
 

@@ -176,3 +176,19 @@ def test_p_one_is_exactly_the_total(dtype):
     assert torch.allclose(y, torch.tensor([[[2.0, 5.25]]], dtype=dtype), rtol=2 * torch.finfo(dtype).eps)
     (gx,) = torch.autograd.grad(y.sum(), x)
     assert gx.flatten().tolist() == [1.0, -1.0, 0.0, 1.0, -1.0, 1.0]
+
+
+@pytest.mark.parametrize("spatial, kernel, stride, padding, ceil", [
+    ((7,), 3, 2, 1, False), ((7,), 3, 2, 1, True), ((6, 5), (3, 2), (1, 2), (1, 0), False),
+    ((5, 6), 2, 3, 0, True), ((4, 5, 3), (2, 3, 2), (2, 1, 1), (1, 1, 0), True)])
+def test_functional_fold_is_the_adjoint_of_the_view(spatial, kernel, stride, padding, ceil):
+    from netgrad.ops._pool_windows import _Windows
+
+    win = _Windows(spatial, kernel, stride, padding, ceil, "test")
+    x = torch.randn((2, 3) + spatial, dtype=torch.float64)
+    gw = torch.randn(win.view(x).shape, dtype=torch.float64)
+    want = win.fold(gw, x.shape)
+    got = win.fold(gw, x.shape, functional=True)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    # <view(x), gw> = <x, fold(gw)>
+    torch.testing.assert_close((win.view(x) * gw).sum(), (x * got).sum())

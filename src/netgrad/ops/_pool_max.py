@@ -13,7 +13,8 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from ._pool_windows import _NEG_INF, _Windows, _batched, _plain
+from ._pool_windows import _NEG_INF, _Windows, _batched, _plain, _traced
+from ._registry import Rule, register
 
 __all__ = [
     "max_pool1d", "max_pool2d", "max_pool3d",
@@ -23,28 +24,47 @@ __all__ = [
 
 
 # ---- max, mean, total ----------------------------------------------------------------------------
-class _MaxPool(torch.autograd.Function):
-    """Max over each window; the gradient is split evenly among tied maxima."""
+def _max_forward(x, win: _Windows):
+    return win.squeeze(win.reduce(win.view(x, pad_value=_NEG_INF), "max",
+                                  inplace=not _traced()))
 
-    @staticmethod
-    @_plain
-    def forward(ctx, x, win: _Windows):
-        y = win.reduce(win.view(x, pad_value=_NEG_INF), "max")
-        ctx.win = win
-        ctx.save_for_backward(x, y)
-        return win.squeeze(y)
 
-    @staticmethod
-    @_plain
-    def backward(ctx, g):
-        x, y = ctx.saved_tensors
-        win = ctx.win
-        if win.blocks and not torch.is_grad_enabled():
-            return _max_backward_blocks(x, win.squeeze(y), g, win), None
-        tie = win.view(x, pad_value=_NEG_INF) == y
-        count = tie.sum(win.kdims, keepdim=True)
-        gw = torch.where(tie, win.keep(g) / count, 0.0)
-        return win.fold(gw, x.shape), None
+def _ties(x, y, win: _Windows):
+    """The tied maxima of each window (True) and how many there are (window-level)."""
+    tie = win.view(x, pad_value=_NEG_INF) == win.keep(y)
+    return tie, tie.sum(win.kdims, keepdim=True)
+
+
+def _max_vjp(ns, g, s):
+    """The gradient is linear in ``g`` with a constant mask, so one formula serves every
+    namespace: ``where`` keeps the strong zero (a non-maximal element gets 0 even from an
+    infinite cotangent) without reading anything back."""
+    x, y, win = s.inputs[0], s.y, s.params[0]
+    tie, count = _ties(x, y, win)
+    gw = torch.where(tie, win.keep(g) / count, 0.0)
+    return (win.fold(gw, x.shape, functional=_traced()),)
+
+
+def _max_fast(g, s):
+    x, y, win = s.inputs[0], s.y, s.params[0]
+    if not win.blocks:
+        return None
+    return (_max_backward_blocks(x, y, g, win),)
+
+
+def _max_jvp(ns, ts, s):
+    x, y, win = s.inputs[0], s.y, s.params[0]
+    tie, count = _ties(x, y, win)
+    tw = torch.where(tie, win.view(ts[0]), 0.0)
+    return win.squeeze(tw.sum(win.kdims, keepdim=True) / count)
+
+
+_max_rule = register(Rule(
+    "max_pool", _max_forward, 1, _max_vjp, _max_jvp, fast=_max_fast, saves=(0,),
+    save_output=True,
+    derivative="g / k on each of the k tied maxima of a window, 0 elsewhere",
+    convention="ties split the gradient evenly (rule 4); a non-maximal element gets 0 even "
+               "from an infinite cotangent (rule 3); padding is -inf (never the maximum)"))
 
 
 def _spread_blocks(w: torch.Tensor, kernel: tuple[int, ...]) -> torch.Tensor:
@@ -97,7 +117,7 @@ def _max(x, kernel_size, stride, padding, ceil_mode, d, name):
     where = f"ops.{name}"
     x, unbatched = _batched(x, d, where)
     win = _Windows(x.shape[2:], kernel_size, stride, padding, ceil_mode, where)
-    y = _MaxPool.apply(x, win)
+    y = _max_rule(x, win)
     return y.squeeze(0) if unbatched else y
 
 

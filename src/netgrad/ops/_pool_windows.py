@@ -19,6 +19,12 @@ __all__: list[str] = []
 _NEG_INF = float("-inf")
 
 
+def _traced() -> bool:
+    """True while torch.compile traces or a torch.func transform runs: kernels then avoid
+    ``out=`` and in-place writes into fresh buffers (neither is allowed on wrapped tensors)."""
+    return torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
+
+
 def _plain(fn):
     """Run ``fn`` with ``__torch_function__`` modes off: these kernels keep the contract by
     themselves, so :func:`netgrad.ops.robust` must not reroute the torch calls inside them."""
@@ -128,7 +134,7 @@ class _Windows:
     def squeeze(self, y: torch.Tensor) -> torch.Tensor:
         return y.reshape(y.shape[:2] + self.out)
 
-    def reduce(self, t: torch.Tensor, op: str) -> torch.Tensor:
+    def reduce(self, t: torch.Tensor, op: str, inplace: bool = True) -> torch.Tensor:
         """Sum (``op="sum"``) or max over each window, window-level shape.
 
         Slice by slice over the kernel dimensions: much faster than ``amax``/``sum`` over the
@@ -141,7 +147,10 @@ class _Windows:
                 continue
             r = fn(t.select(dim, 0), t.select(dim, 1))
             for j in range(2, k):
-                fn(r, t.select(dim, j), out=r)
+                if inplace:
+                    fn(r, t.select(dim, j), out=r)
+                else:
+                    r = fn(r, t.select(dim, j))
             t = r.unsqueeze(dim)
         return t
 
@@ -156,10 +165,17 @@ class _Windows:
         ones = torch.ones((1, 1) + self.spatial, dtype=like.dtype, device=like.device)
         return self.view(ones) == 0
 
-    def fold(self, gw: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-        """The adjoint of :meth:`view`: sum windowed values back onto the input."""
+    def fold(self, gw: torch.Tensor, shape: torch.Size, functional: bool = False) -> torch.Tensor:
+        """The adjoint of :meth:`view`: sum windowed values back onto the input.
+
+        ``functional=True`` forms it without in-place writes (pad, ``unfold_backward``, slice),
+        as ``torch.func`` transforms, tracing and double backward need; the default writes into
+        a zero buffer, which is faster in eager first-order backwards.
+        """
         if self.tiling:
             return gw.reshape(shape)
+        if functional:
+            return self._fold_functional(gw, shape)
         full = gw.new_zeros(shape[:2] + tuple(
             n + self.pads[2 * (self.d - 1 - i)] + self.pads[2 * (self.d - 1 - i) + 1]
             for i, n in enumerate(self.spatial)))
@@ -174,6 +190,31 @@ class _Windows:
             full = full[(Ellipsis,) + tuple(slice(p, p + n) for p, n in
                                             zip(self.padding, self.spatial))]
         return full
+
+    def _fold_functional(self, gw: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        sizes = [n + self.pads[2 * (self.d - 1 - i)] + self.pads[2 * (self.d - 1 - i) + 1]
+                 for i, n in enumerate(self.spatial)]
+        t = gw
+        for i in reversed(range(self.d)):  # undo view's unfold + narrow, last dimension first
+            k, s, o, size = self.kernel[i], self.stride[i], self.out[i], sizes[i]
+            dim = 2 + i
+            after = t.dim() - 2 - dim  # dimensions after `dim` once the kernel one is gone
+            total = None
+            for j in range(k):  # offset j of every window lands at j, j + s, j + 2s, ...
+                part = t.select(-1, j)
+                if s > 1:  # interleave s - 1 zeros after each value
+                    z = torch.zeros_like(part)
+                    part = torch.stack([part] + [z] * (s - 1), dim + 1).flatten(dim, dim + 1)
+                span = part.shape[dim]
+                part = F.pad(part, [0, 0] * after + [j, max(0, size - j - span)])
+                part = part.narrow(dim, 0, size)
+                total = part if total is None else total + part
+            assert total is not None
+            t = total
+        if self.padded:
+            t = t[(Ellipsis,) + tuple(slice(p, p + n) for p, n in
+                                      zip(self.padding, self.spatial))]
+        return t.reshape(shape)
 
     def _unfold(self, full: torch.Tensor) -> torch.Tensor:
         for i, (k, s, o) in enumerate(zip(self.kernel, self.stride, self.out)):
