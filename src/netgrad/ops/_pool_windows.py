@@ -196,7 +196,7 @@ class _Windows:
                  for i, n in enumerate(self.spatial)]
         t = gw
         for i in reversed(range(self.d)):  # undo view's unfold + narrow, last dimension first
-            k, s, o, size = self.kernel[i], self.stride[i], self.out[i], sizes[i]
+            k, s, size = self.kernel[i], self.stride[i], sizes[i]
             dim = 2 + i
             after = t.dim() - 2 - dim  # dimensions after `dim` once the kernel one is gone
             total = None
