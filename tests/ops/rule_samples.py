@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 
 from netgrad import ops
-from netgrad.ops import _linalg, _registry
+from netgrad.ops import _linalg, _pooling, _registry
 
 
 @dataclass
@@ -214,6 +214,24 @@ SAMPLES: dict[str, list[Sample]] = {
         Sample(lambda d: (_t([[[2.0, 2.0, 2.0], [0.5, 4.0, 4.0], [1.0, 1.0, -3.0]]], d),),
                lambda x: ops.max_pool2d(x, 2, stride=1, ceil_mode=True),
                label="overlapping ties, ceil_mode")],
+    # LP and power mean with a learned p: regular, zeros and an all-zero window, p = 0 (the
+    # geometric mean), overlapping windows with padding and one p per channel
+    "power_pool": [
+        Sample(lambda d: (_u(0.2, 2, (2, 2, 6))(d)[0], _t(2.5, d)),
+               lambda x, p: ops.lp_pool1d(x, p, 3), label="regular"),
+        Sample(lambda d: (_t([[[0.0, 2.0, -1.0, 0.0, 0.0, 0.0]]], d), _t(3.0, d)),
+               lambda x, p: ops.lp_pool1d(x, p, 3), second=False,
+               label="zeros and an all-zero window"),
+        Sample(lambda d: (_u(0.2, 2, (1, 2, 6), 3)(d)[0], _t(0.0, d)),
+               lambda x, p: ops.power_mean_pool1d(x, p, 2), label="p = 0, geometric mean"),
+        Sample(lambda d: (_u(-2, 2, (1, 2, 4, 5), 4)(d)[0], _t([1.5, 3.0], d)),
+               lambda x, p: ops.power_mean_pool2d(x, p, 3, stride=2, padding=1),
+               label="overlap, padding, p per channel")],
+    "pow_log": [
+        Sample(lambda d: (_t([0.5, -1.5, 2.0], d), _t([1.5, 2.0, 0.5], d)),
+               lambda u, r: _pooling._pow_log(u, r, 1, 0), label="regular"),
+        Sample(lambda d: (_t([0.0, -1.5, 2.0], d), _t([2.5, 3.0, 2.0], d)),
+               lambda u, r: _pooling._pow_log(u, r, 0, 1), second=False, label="u = 0")],
 }
 
 

@@ -97,6 +97,14 @@ class _Windows:
                                                  for v in (o, k)))
         if self.padded:
             t = F.pad(t, self.pads, value=pad_value)
+        if torch._C._are_functorch_transforms_active():
+            # gathers, whose derivative (index_add) has a batching rule (unfold's has not)
+            for i, (k, s, o) in enumerate(zip(self.kernel, self.stride, self.out)):
+                idx = (torch.arange(o, device=t.device) * s)[:, None] + \
+                    torch.arange(k, device=t.device)
+                t = t.index_select(2 + i, idx.flatten()).unflatten(2 + i, (o, k))
+                t = t.movedim(3 + i, -1)
+            return t
         for i, (k, s, o) in enumerate(zip(self.kernel, self.stride, self.out)):
             t = t.unfold(2 + i, k, s).narrow(2 + i, 0, o)
         return t
@@ -134,13 +142,15 @@ class _Windows:
     def squeeze(self, y: torch.Tensor) -> torch.Tensor:
         return y.reshape(y.shape[:2] + self.out)
 
-    def reduce(self, t: torch.Tensor, op: str, inplace: bool = True) -> torch.Tensor:
+    def reduce(self, t: torch.Tensor, op: str, inplace: bool | None = None) -> torch.Tensor:
         """Sum (``op="sum"``) or max over each window, window-level shape.
 
         Slice by slice over the kernel dimensions: much faster than ``amax``/``sum`` over the
         small, strided kernel dimensions.
         """
         fn = torch.add if op == "sum" else torch.maximum
+        if inplace is None:
+            inplace = not _traced()  # (out= is not traced; wrapped tensors refuse it)
         for dim in sorted(self.kdims, reverse=True):
             k = t.shape[dim]
             if k == 1:

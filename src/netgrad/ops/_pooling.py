@@ -36,8 +36,8 @@ Edge-case conventions (the gradient contract):
 
 The first-order backward is fused (a few elementwise passes over the windows, reusing the
 forward's logarithms). When a backward runs with ``create_graph=True``, it is recomputed instead
-from a composite of elementwise powers with their own robust derivatives (:class:`_PowLog`), so
-double backward keeps the same conventions (verified by gradgradcheck in float64).
+from a composite of elementwise powers with their own robust derivatives (the ``pow_log`` rule),
+so double backward keeps the same conventions (verified by gradgradcheck in float64).
 
 Known accuracy limits (measured against 50-digit mpmath, see tests/ops/test_pooling.py):
 
@@ -61,7 +61,12 @@ import torch
 from .._errors import NetValueError
 from ._pool_max import (max_pool1d, max_pool2d, max_pool3d, mean_pool1d, mean_pool2d, mean_pool3d,
                         total_pool1d, total_pool2d, total_pool3d)
-from ._pool_windows import _NEG_INF, _Windows, _batched, _plain
+from . import _mode
+from ._core import plain as _plain
+from ._pool_windows import _NEG_INF, _Windows, _batched, _traced
+from ._registry import R, Rule, register
+
+_functorch_active = torch._C._are_functorch_transforms_active
 
 __all__ = [
     "lp_pool1d", "lp_pool2d", "lp_pool3d",
@@ -74,15 +79,20 @@ __all__ = [
 
 def _power(p, x: torch.Tensor, d: int, where: str, *, mean: bool) -> torch.Tensor:
     """``p`` as a tensor of shape ``(1, C or 1, 1, ...)`` matching the windowed view."""
+    check = True
     if not isinstance(p, torch.Tensor):
         p = torch.tensor(float(p))
+    elif _mode.sync_free_active(x):
+        # a tensor p is not read back on the sync-free path: out of range, it gives NaN, which
+        # netgrad.train's guard reports
+        check = False
     if p.dim() > 1 or (p.dim() == 1 and p.numel() not in (1, x.shape[1])):
         raise NetValueError("p must be a number, a 0-d tensor, or one value per channel",
                             where=where, got=f"got p of shape {tuple(p.shape)} for "
                             f"{x.shape[1]} channels", fix=f"give p of shape () or ({x.shape[1]},)")
     with torch.no_grad():
         bad = ~torch.isfinite(p) | (p < 0 if mean else p < _P_TINY)
-        if bool(bad.any()):
+        if check and bool(bad.any()):
             rule = "p must be finite and ≥ 0" if mean else "p must be finite and ≥ 2^-100"
             raise NetValueError(rule, where=where, got=f"got p = {p.detach().cpu().tolist()}",
                                 fix="for p → ∞ use max pooling")
@@ -95,87 +105,131 @@ def _power(p, x: torch.Tensor, d: int, where: str, *, mean: bool) -> torch.Tenso
 _P_TINY = 2.0 ** -100
 
 
-class _PowerPool(torch.autograd.Function):
-    """(Σ |x|^p)^(1/p) (``mean=False``) or (Σ |x|^p / n_in)^(1/p) (``mean=True``) per window.
+def _zero_p(p, mean: bool, free: bool):
+    """Whether some ``p`` counts as 0 (the geometric mean): decided by a read on the eager CPU
+    path, assumed possible on the sync-free path (both formulas are then formed)."""
+    if not mean:
+        return False
+    return True if free else bool((p < _P_TINY).any())
 
-    ``p`` has the window-level broadcast shape ``(1, C or 1, 1, ...)``.
-    """
 
-    @staticmethod
-    @_plain
-    def forward(ctx, x, p, win: _Windows, mean: bool):
+def _power_forward(x, p, win: _Windows, mean: bool):
+    """(Σ |x|^p)^(1/p) (``mean=False``) or (Σ |x|^p / n_in)^(1/p) (``mean=True``) per window,
+    with the backward's window quantities as aux outputs. ``p`` has the window-level
+    broadcast shape ``(1, C or 1, 1, ...)``."""
+    free = _mode.sync_free_active(x)
+    xw = win.view(x)
+    a = xw.abs()
+    m = win.reduce(a, "max", inplace=not _traced())
+    alive = m > 0  # windows that are not all zero
+    L = _log_ratio(a, torch.where(alive, m, 1.0), xw, win, free)
+    if mean and win.padded:
+        L = L.masked_fill(win.pad_mask(x), 0.0)  # padding: weightless and not counted
+    em = torch.mul(L, p)
+    em = em.expm1() if _traced() else em.expm1_()  # (a/m)^p - 1 ∈ [-1, 0]: one sign
+    n = win.counts(x) if mean else float(win.size)
+    t = win.reduce(em, "sum", inplace=not _traced())
+    tn = t + n  # Σ (a/m)^p (0 for an all-zero window)
+    z = (torch.log1p(t / n) if mean else torch.log(tn)) / p  # log(y/m)
+    if _zero_p(p, mean, free):  # the geometric mean, exactly
+        z = torch.where(p < _P_TINY, win.reduce(L, "sum", inplace=not _traced()) / n, z)
+    y = m * torch.exp(z)
+    low = z < math.log(torch.finfo(x.dtype).tiny) + 1  # e^z subnormal: y may still be normal
+    if free or bool(low.any()):
+        y = torch.where(low & alive, torch.exp(z + torch.log(m)), y)
+    return win.squeeze(y), L, em, alive, z.masked_fill(~alive, 0.0), tn
+
+
+def _power_vjp(ns, g, s):
+    """The fused first-order gradients (a few elementwise passes reusing the forward's
+    logarithms) on the eager and sync-free paths; a differentiable recomputation from
+    :func:`_composite` when the backward is itself recorded."""
+    x, p = s.inputs
+    win, mean = s.params
+    if ns is R:  # create_graph
+        return _composite_grads(x, p, g, win, mean, s.needs)
+    e, dp = _power_factors(s, win.keep(g), ns.sync_free, s.needs)
+    gx = win.fold(e, x.shape, functional=_traced()) if e is not None else None
+    gp = dp.sum_to_size(p.shape) if dp is not None else None
+    return gx, gp
+
+
+def _power_factors(s, gk, free: bool, needs):
+    """``g ⊙ dy/dx`` (windowed, before the fold) and ``g ⊙ dy/dp`` (window-level), for a
+    window-level cotangent ``gk``."""
+    x, p = s.inputs
+    win, mean = s.params
+    y = win.keep(s.y)
+    L, em, alive, zs, tn = s.aux
+    n = win.counts(x) if mean else float(win.size)
+    # a finite cotangent needs no strong-zero masks; the sync-free path always masks
+    finite_g = False if free else bool(torch.isfinite(gk.sum()))
+    buf = e = dp = None
+    if needs[1]:
+        buf = torch.addcmul(L, em, L)  # (a/m)^p log(a/m); exactly 0 at zeros and padding
+        inner = torch.addcmul(win.reduce(buf, "sum", inplace=not _traced()), zs, tn,
+                              value=-1.0)  # Σ e^{pL}(L - z)
+        dp = torch.where(alive, y / (p * tn), 0.0) * inner
+        if _zero_p(p, mean, free):  # p = 0: y Var(log a) / 2 (and 0 when a zero makes y = 0)
+            var = _window_var(L, win, x, n)
+            dp = torch.where(p < _P_TINY, torch.where(y > 0, y * var / 2, 0.0), dp)
+        dp = dp * gk
+        if not finite_g:
+            dp = torch.where((gk == 0) | ~alive, 0.0, dp)
+    if needs[0]:
+        # dy/dx_i = sgn(x_i) c exp((p-1)(L_i - z)), c = 1/n for the mean.
+        pm1 = p - 1
+        logc = -torch.log(n) if mean and isinstance(n, torch.Tensor) else \
+            (-math.log(n) if mean else 0.0)
+        simple = finite_g and bool((p > 1).all())
+        # p > 1: the factor is ≤ n, and exactly 0 at x_i = 0 and in all-zero windows
+        # (pm1 · floor ≪ 0). Otherwise fold log|g| into the exponent (strong zero) and mask
+        # the kink and the all-zero windows.
+        base = logc - pm1 * zs
+        if not simple:
+            base = torch.where(alive, base + torch.log(gk.abs()), _NEG_INF)
         xw = win.view(x)
-        a = xw.abs()
-        m = win.reduce(a, "max")
-        alive = m > 0  # windows that are not all zero
-        L = _log_ratio(a, torch.where(alive, m, 1.0), xw, win)
-        if mean and win.padded:
-            L.masked_fill_(win.pad_mask(x), 0.0)  # padding: weightless and not counted
-        em = torch.mul(L, p).expm1_()  # (a/m)^p - 1 ∈ [-1, 0]: one sign, no cancellation
-        n = win.counts(x) if mean else float(win.size)
-        t = win.reduce(em, "sum")
-        tn = t + n  # Σ (a/m)^p (0 for an all-zero window)
-        z = (torch.log1p(t / n) if mean else torch.log(tn)) / p  # log(y/m)
-        zero_p = bool((p < _P_TINY).any()) if mean else False
-        if zero_p:  # the geometric mean, exactly
-            z = torch.where(p < _P_TINY, win.reduce(L, "sum") / n, z)
-        y = m * torch.exp(z)
-        low = z < math.log(torch.finfo(x.dtype).tiny) + 1  # e^z subnormal: y may still be normal
-        if bool(low.any()):
-            y = torch.where(low & alive, torch.exp(z + torch.log(m)), y)
-        ctx.win, ctx.mean, ctx.zero_p = win, mean, zero_p
-        ctx.save_for_backward(x, p, y)
-        ctx.fast = (L, em, alive, z.masked_fill_(~alive, 0.0), tn, n)
-        return win.squeeze(y)
-
-    @staticmethod
-    @_plain
-    def backward(ctx, g):
-        x, p, y = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph: a differentiable recomputation
-            return _composite_grads(ctx, x, p, g)
-        win = ctx.win
-        L, em, alive, zs, tn, n = ctx.fast
-        gk = win.keep(g)
-        finite_g = bool(torch.isfinite(g.sum()))  # else: strong zeros by masks (slow path)
-        buf = gx = gp = None
-        if ctx.needs_input_grad[1]:
-            buf = torch.addcmul(L, em, L)  # (a/m)^p log(a/m); exactly 0 at zeros and padding
-            inner = torch.addcmul(win.reduce(buf, "sum"), zs, tn, value=-1.0)  # Σ e^{pL}(L - z)
-            dp = torch.where(alive, y / (p * tn), 0.0).mul_(inner)
-            if ctx.zero_p:  # p = 0: y Var(log a) / 2 (and 0 when a zero makes y = 0)
-                var = _window_var(L, win, x, n)
-                dp = torch.where(p < _P_TINY, torch.where(y > 0, y * var / 2, 0.0), dp)
-            dp = dp * gk
-            if not finite_g:
-                dp = torch.where((gk == 0) | ~alive, 0.0, dp)
-            gp = dp.sum_to_size(p.shape)
-        if ctx.needs_input_grad[0]:
-            # dy/dx_i = sgn(x_i) c exp((p-1)(L_i - z)), c = 1/n for the mean.
-            pm1 = p - 1
-            logc = -torch.log(n) if ctx.mean and isinstance(n, torch.Tensor) else \
-                (-math.log(n) if ctx.mean else 0.0)
-            simple = finite_g and bool((p > 1).all())
-            # p > 1: the factor is ≤ n, and exactly 0 at x_i = 0 and in all-zero windows
-            # (pm1 · floor ≪ 0). Otherwise fold log|g| into the exponent (strong zero) and mask
-            # the kink and the all-zero windows.
-            base = logc - pm1 * zs
-            if not simple:
-                base = torch.where(alive, base + torch.log(gk.abs()), _NEG_INF)
+        if _traced():  # out of place (no writes into fresh buffers under tracing)
+            e = (base + L * pm1).exp().copysign(xw) * torch.sign(gk)
+            e = e.masked_fill(xw == 0, 0.0)
+        else:
             e = torch.empty_like(L) if buf is None else buf
             torch.addcmul(win.spread(base), win.wide(L), win.spread(pm1), out=win.wide(e))
-            xw = win.view(x)
             e.exp_().copysign_(xw)
             if simple:
                 win.wide(e).mul_(win.spread(gk))
             else:
                 win.wide(e).mul_(win.spread(torch.sign(gk)))
                 e.masked_fill_(xw == 0, 0.0)
-            gx = win.fold(e, x.shape)
-        return gx, gp, None, None
+    return e, dp
 
 
-def _log_ratio(a, m_s, xw, win):
+def _power_jvp(ns, ts, s):
+    """The tangent Σ dy/dx_i t_i + dy/dp t_p, from the fused factors at a unit cotangent
+    (strong-zero products with the tangents)."""
+    win = s.params[0]
+    tx, tp = ts[0], ts[1]
+    e, dp = _power_factors(s, win.keep(torch.ones_like(s.y)), True,
+                           (tx is not None, tp is not None))
+    out = torch.zeros_like(win.keep(s.y))
+    if e is not None:
+        out = out + win.reduce(ns.mul(e, win.view(tx)), "sum", inplace=False)
+    if dp is not None:
+        out = out + ns.mul(dp, tp)
+    return win.squeeze(out)
+
+
+_power_rule = register(Rule(
+    "power_pool", _power_forward, 2, _power_vjp, _power_jvp, saves=(0, 1), save_output=True,
+    n_aux=5,
+    derivative="dy/dx_i = sgn(x_i) c exp((p-1) D_i), dy/dp = (y/p) Σ e^{p D_i} D_i c, "
+               "D_i = log(|x_i|/y), c = 1 (LP) or 1/n_in (power mean)",
+    convention="x_i = 0: 0; an all-zero window: y = 0 and gradient 0 for x and p; p = 0 "
+               "(power mean): the geometric mean, dy/dp = y Var(log|x|)/2; padding adds zeros "
+               "(left out of n_in for the mean)"))
+
+
+def _log_ratio(a, m_s, xw, win, free: bool = False):
     """``log(a/m)`` in place of ``a``, in ``[floor, 0]``.
 
     The ratio is exact to rounding unless it underflows (a window spanning more than the
@@ -184,13 +238,19 @@ def _log_ratio(a, m_s, xw, win):
     exactly 0).
     """
     tiny = torch.finfo(a.dtype).tiny
+    floor = -torch.finfo(a.dtype).max / 4
+    if free:  # branch-free: both forms, no read-back
+        L = (a / m_s).log()
+        under = (L < math.log(tiny)) & (xw != 0)
+        L = torch.where(under, torch.log(xw.abs()) - torch.log(m_s), L)
+        return L.clamp_min(floor)
     win.wide(a).div_(win.spread(m_s))
     L = a.log_()
     if bool(L.amin() < math.log(tiny)):  # zeros, or ratios below the normal range
         under = (L < math.log(tiny)) & (xw != 0)
         if bool(under.any()):
             L = torch.where(under, torch.log(xw.abs()) - torch.log(m_s), L)
-        L.clamp_min_(-torch.finfo(a.dtype).max / 4)
+        L.clamp_min_(floor)
     return L
 
 
@@ -204,7 +264,8 @@ def _window_var(L, win, x, n):
 
 
 def _composite(x, p, win: _Windows, mean: bool) -> torch.Tensor:
-    """The same pooling as :class:`_PowerPool`, from robust elementwise powers (any order)."""
+    """The same pooling as the ``power_pool`` rule, from robust elementwise powers (any order):
+    what ``create_graph=True`` differentiates, and what ``torch.func`` transforms run."""
     xw = win.view(x)
     kd = win.kdims
     with torch.no_grad():
@@ -215,10 +276,10 @@ def _composite(x, p, win: _Windows, mean: bool) -> torch.Tensor:
     n = win.counts(x) if mean else 1.0
     zero_p = p < _P_TINY if mean else torch.zeros_like(p, dtype=torch.bool)
     p_s = torch.where(zero_p, 1.0, p)
-    s = _PowLog.apply(u, p_s, 0, 0).sum(kd, keepdim=True) / n
+    s = _pow_log(u, p_s, 0, 0).sum(kd, keepdim=True) / n
     s = torch.where(nonzero, s, 1.0)
     z = torch.log(s) / p_s
-    if bool(zero_p.any()):
+    if mean and (_mode.sync_free_active(x) or bool(zero_p.any())):
         # p = 0: z = κ1 + p κ2/2 + p² κ3/6 (cumulants of log|u|) has the exact value and the
         # exact first and second derivatives in p there; a zero element makes y = 0.
         zero_el = u == 0
@@ -229,8 +290,8 @@ def _composite(x, p, win: _Windows, mean: bool) -> torch.Tensor:
             pad = torch.zeros((), dtype=torch.bool, device=u.device)
         has_zero = zero_el.any(kd, keepdim=True) if kd else zero_el
         skip = zero_el | pad
-        logs = torch.where(skip, 0.0, _PowLog.apply(torch.where(skip, 1.0, u),
-                                                    torch.zeros_like(p), 1, 0))
+        logs = torch.where(skip, 0.0, _pow_log(torch.where(skip, 1.0, u),
+                                               torch.zeros_like(p), 1, 0))
         mu = logs.sum(kd, keepdim=True) / n
         dev = torch.where(skip, 0.0, logs - mu)
         k2 = (dev * dev).sum(kd, keepdim=True) / n
@@ -241,29 +302,19 @@ def _composite(x, p, win: _Windows, mean: bool) -> torch.Tensor:
     return win.squeeze(y)
 
 
-def _composite_grads(ctx, x, p, g):
-    need = [i for i in (0, 1) if ctx.needs_input_grad[i]]
+def _composite_grads(x, p, g, win: _Windows, mean: bool, needs):
+    need = [i for i in (0, 1) if needs[i]]
     with torch.enable_grad():
-        y = _composite(x, p, ctx.win, ctx.mean)
+        y = _composite(x, p, win, mean)
         got = torch.autograd.grad(y, [(x, p)[i] for i in need], g, create_graph=True,
                                   allow_unused=True)
-    out = [None, None, None, None]
+    out = [None, None]
     for i, gr in zip(need, got):
         out[i] = gr if gr is not None else torch.zeros_like((x, p)[i])
     return tuple(out)
 
 
-def _smul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``a * b`` with a strong zero: 0 where one factor is 0 and the other inf or NaN.
-
-    Only there: elsewhere it is the plain product, so derivatives through a factor that happens
-    to be 0 are kept.
-    """
-    zero = ((a == 0) & ~torch.isfinite(b)) | ((b == 0) & ~torch.isfinite(a))
-    return torch.where(zero, 0.0, torch.where(zero, 1.0, a) * torch.where(zero, 1.0, b))
-
-
-class _PowLog(torch.autograd.Function):
+def _pow_log_forward(u, r, k: int, s: int):
     """``sgn(u)^s |u|^r (log|u|)^k`` elementwise, with derivatives in the same family.
 
     d/du = sgn^{s+1}(r |u|^{r-1} log^k + k |u|^{r-1} log^{k-1}), d/dr = the same with k + 1.
@@ -271,41 +322,57 @@ class _PowLog(torch.autograd.Function):
     ±inf otherwise) and 0 for odd ``s`` (a kink or cusp: the symmetric convention). Where that
     0 is only a convention (odd ``s``, r ≤ 0), the derivative there is 0 too.
     """
+    a = u.abs()
+    la = torch.where(a > 0, torch.log(a), 0.0)
+    val = torch.exp(r * la)
+    if k:
+        val = val * la ** k
+    if s % 2:
+        val = val * torch.sign(u)
+    else:
+        at0 = torch.where(r > 0, 0.0, torch.where(r < 0, math.inf * (-1.0) ** k,
+                                                  1.0 if k == 0 else _NEG_INF ** k))
+        val = torch.where(a > 0, val, at0)
+    return val
 
-    @staticmethod
-    @_plain
-    def forward(ctx, u, r, k: int, s: int):
-        a = u.abs()
-        la = torch.where(a > 0, torch.log(a), 0.0)
-        val = torch.exp(r * la)
-        if k:
-            val = val * la ** k
-        if s % 2:
-            val = val * torch.sign(u)
-        else:
-            at0 = torch.where(r > 0, 0.0, torch.where(r < 0, math.inf * (-1.0) ** k,
-                                                      1.0 if k == 0 else _NEG_INF ** k))
-            val = torch.where(a > 0, val, at0)
-        ctx.save_for_backward(u, r)
-        ctx.k, ctx.s = k, s
-        return val
 
-    @staticmethod
-    @_plain
-    def backward(ctx, g):
-        u, r = ctx.saved_tensors
-        k, s = ctx.k, ctx.s
-        gu = gr = None
-        if ctx.needs_input_grad[0]:
-            d = _smul(r, _PowLog.apply(u, r - 1, k, s + 1))
-            if k:
-                d = d + k * _PowLog.apply(u, r - 1, k - 1, s + 1)
-            if s % 2:  # r ≤ 0: the value at u = 0 is a convention (0), and so is its slope
-                d = torch.where((u == 0) & (r <= 0), 0.0, d)
-            gu = _smul(g, d)
-        if ctx.needs_input_grad[1]:
-            gr = _smul(g, _PowLog.apply(u, r, k + 1, s)).sum_to_size(r.shape)
-        return gu, gr, None, None
+def _pow_log_partials(ns, u, r, k: int, s: int):
+    """(d/du, d/dr) of :func:`_pow_log_forward`, as the rule itself on the recorded path (so
+    they differentiate again) and as plain torch otherwise."""
+    pl = _pow_log if ns is R else _pow_log_forward
+    du = ns.mul(r, pl(u, r - 1, k, s + 1))
+    if k:
+        du = du + k * pl(u, r - 1, k - 1, s + 1)
+    if s % 2:  # r ≤ 0: the value at u = 0 is a convention (0), and so is its slope
+        du = torch.where((u == 0) & (r <= 0), 0.0, du)
+    return du, pl(u, r, k + 1, s)
+
+
+def _pow_log_vjp(ns, g, s):
+    u, r = s.inputs
+    du, dr = _pow_log_partials(ns, u, r, *s.params)
+    gu = ns.mul(g, du) if s.needs[0] else None
+    gr = s.sum_to(ns.mul(g, dr), 1) if s.needs[1] else None
+    return gu, gr
+
+
+def _pow_log_jvp(ns, ts, s):
+    u, r = s.inputs
+    du, dr = _pow_log_partials(ns, u, r, *s.params)
+    out = None
+    for t, d in zip(ts, (du, dr)):
+        if t is not None:
+            term = ns.mul(t, d)
+            out = term if out is None else out + term
+    assert out is not None
+    return out.expand(u.shape).clone() if out.shape != u.shape else out
+
+
+_pow_log = register(Rule(
+    "pow_log", _pow_log_forward, 2, _pow_log_vjp, _pow_log_jvp, saves=(0, 1),
+    derivative="d/du = sgn^(s+1) (r |u|^(r-1) log^k + k |u|^(r-1) log^(k-1)); d/dr: k + 1",
+    convention="u = 0: the limit from u → 0 (even s), 0 for odd s with slope 0 where r ≤ 0; "
+               "strong zeros in every product (the power-mean pooling's composite)"))
 
 
 @_plain
@@ -314,19 +381,11 @@ def _power_pool(x, p, kernel_size, stride, ceil_mode, padding, d: int, mean: boo
     x, unbatched = _batched(x, d, where)
     win = _Windows(x.shape[2:], kernel_size, stride, padding, ceil_mode, where)
     pp = _power(p, x, d, where, mean=mean)
-    if torch.is_grad_enabled() and (x.requires_grad or pp.requires_grad):
-        y = _PowerPool.apply(x, pp, win, mean)
+    if _functorch_active():  # transforms of any order: the composite of robust powers
+        y = _composite(x, pp, win, mean)
     else:
-        with torch.no_grad():
-            y = _PowerPool.forward(_NoCtx(), x, pp, win, mean)
+        y = _power_rule(x, pp, win, mean)
     return y.squeeze(0) if unbatched else y
-
-
-class _NoCtx:
-    """Stands in for the autograd context when nothing needs a gradient."""
-
-    def save_for_backward(self, *tensors):
-        pass
 
 
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False, *, padding=0):

@@ -396,6 +396,8 @@ class _Namespace:
         """Resolve ``names`` now, so that tracing (dynamo) finds plain attributes and never runs
         the lazy resolution."""
         for name in names:
+            if name in ("fast", "sync_free"):  # the namespace's own flags (ops.sync_free is a
+                continue  # context manager: never a formula's function)
             try:
                 self.__getattr__(name)
             except AttributeError:
