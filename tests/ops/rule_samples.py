@@ -253,28 +253,3 @@ def samples():
 def sample_id(item) -> str:
     name, i, s = item
     return f"{name}-{s.label or i}"
-
-
-# the rules of ops/_rules_more.py (robust() routes), at regular points
-def _more():
-    from netgrad.ops._rules_more import BINARY_MORE, MORE
-
-    ranges = {"log2": (0.5, 3.0), "log10": (0.5, 3.0), "rsqrt": (0.5, 3.0),
-              "reciprocal": (0.5, 3.0), "asin": (-0.8, 0.8), "acos": (-0.8, 0.8),
-              "acosh": (1.2, 3.0), "atanh": (-0.8, 0.8), "erfinv": (-0.8, 0.8),
-              "tan": (-1.2, 1.2)}
-    params = {"gelu": ("none",), "elu": (0.7,), "celu": (1.5,), "logit": (None,)}
-    for name, op in MORE.items():
-        lo, hi = ranges.get(name, (-2.0, 2.0))
-        if name == "logit":
-            lo, hi = 0.2, 0.8
-        p = params.get(name, ())
-        make = _u(lo, hi)
-        SAMPLES[name] = [Sample((lambda d, make=make, p=p: make(d) + p), op,
-                                wrt=(0,), label="regular")]
-    for name, op in BINARY_MORE.items():
-        SAMPLES[name] = [Sample(lambda d: (_u(-2, 2)(d)[0], _u(-2, 2, (3, 4), 1)(d)[0]), op,
-                                label="regular")]
-
-
-_more()
