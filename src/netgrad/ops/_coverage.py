@@ -57,7 +57,7 @@ _REASONS: list[tuple[str, str]] = [
 def _name(f: Callable) -> str:
     mod = getattr(f, "__module__", None) or ""
     qual = getattr(f, "__qualname__", None) or getattr(f, "__name__", repr(f))
-    qual = str(qual).replace("_VariableFunctionsClass.", "")
+    qual = qual.replace("_VariableFunctionsClass.", "")
     if qual.startswith(("Tensor.", "TensorBase.", "_TensorBase.")):
         return "Tensor." + qual.split(".", 1)[1]
     if mod.startswith("torch.nn.functional") or mod == "torch._C._nn":
@@ -93,9 +93,9 @@ def coverage() -> list[tuple[str, str, str]]:
             name = _name(f)
         except Exception:  # noqa: BLE001 - an odd object in torch's tables: skip it
             continue
-        if (name.startswith("Tensor.__") and name not in ("Tensor.__mul__", "Tensor.__truediv__")
-                and f not in _TABLE):
-            continue
+        if name.startswith("Tensor.__") and name not in ("Tensor.__mul__", "Tensor.__truediv__"):
+            if f not in _TABLE:
+                continue
         handler = _TABLE.get(f)
         if handler is not None:
             row = (name, "routed", _describe(handler))
