@@ -1,6 +1,5 @@
 """``python -m netgrad``: the demo (``--figures DIR`` writes its pictures there; default a new
-temporary folder). ``python -m netgrad audit``: the adversarial gradient audit.
-``python -m netgrad coverage [--routed|--passed]``: which torch functions robust() routes."""
+temporary folder). ``python -m netgrad audit``: the adversarial gradient audit."""
 
 from __future__ import annotations
 
@@ -16,9 +15,6 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "audit":
         from ._audit import main as audit_main
         return audit_main(argv[1:])
-    if argv and argv[0] == "coverage":
-        from .ops._coverage import main as coverage_main
-        return coverage_main(argv[1:])
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
