@@ -38,8 +38,8 @@ def test_operators_methods_and_functional_are_routed():
                   x.prod(), torch.logsumexp(x, 0), F.softmax(x, 0),
                   torch.linalg.vector_norm(x), x.norm(), x.std(), torch.special.xlogy(x, x),
                   F.normalize(x, dim=0), torch.where(x > 1, x, 0.0), x @ x,
-                  torch.matmul(x, x), F.linear(x, x[None]), torch.atan(x)]
-        untouched = [x + x, x - 1, x.sum(), torch.cumsum(x, 0), x.amax()]
+                  torch.matmul(x, x), F.linear(x, x[None])]
+        untouched = [x + x, x - 1, x.sum(), torch.atan(x), x.amax()]
     for y in routed:
         assert "torch.autograd.function" in type(y.grad_fn).__module__ or \
             type(y.grad_fn).__name__.startswith("_"), y.grad_fn

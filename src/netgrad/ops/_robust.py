@@ -25,18 +25,13 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from . import _arith as A
-from . import _attention as AT
 from . import _binary as B
 from . import _elementwise as E
 from . import _linalg as LA
 from . import _losses as L
-from . import _normalization as NM
 from . import _norms as N
 from . import _reductions as RD
-from . import _rewrites as RW
-from . import _routes as RT
 from . import _softmax as S
-from ._rules_more import BINARY_MORE
 
 __all__ = ["robust", "robust_counterpart"]
 
@@ -191,6 +186,14 @@ def _cosine(x1, x2, dim=1, eps=1e-8):
     return N.cosine_similarity(x1, x2, dim, eps)
 
 
+def _reciprocal(x, *args, **kwargs):
+    return A.div(1.0, x) if not args and not kwargs else NI
+
+
+def _rsqrt(x, *args, **kwargs):
+    return A.div(1.0, E.sqrt(x)) if not args and not kwargs else NI
+
+
 def _methods(name: str) -> list:
     """``torch.Tensor.name`` and its base-class slot, when they exist."""
     out = []
@@ -213,32 +216,27 @@ def _build() -> dict:
                 table[f] = handler
 
     sp = torch.special
-    reg(_binary(lambda a, b: RW.mul(a, b, A.mul)), torch.mul, torch.multiply, _methods("mul"),
-        _methods("multiply"), _methods("__mul__"), _methods("__rmul__"))
-    reg(RW.add, torch.add, _methods("add"), _methods("__add__"), _methods("__radd__"))
-    reg(RW.sub, torch.sub, torch.subtract, _methods("sub"), _methods("subtract"),
-        _methods("__sub__"))
-    reg(RW.rsub, _methods("__rsub__"), torch.rsub)
+    reg(_binary(A.mul), torch.mul, torch.multiply, _methods("mul"), _methods("multiply"),
+        _methods("__mul__"), _methods("__rmul__"))
     reg(_div, torch.div, torch.divide, torch.true_divide, _methods("div"), _methods("divide"),
         _methods("true_divide"), _methods("__truediv__"), _methods("__div__"))
     reg(_binary(A.div, swap=True), _methods("__rtruediv__"), _methods("__rdiv__"))
-    reg(_binary(lambda x, p: RW.pow(x, p, A.pow)), torch.pow, _methods("pow"), _methods("__pow__"))
+    reg(_binary(A.pow), torch.pow, _methods("pow"), _methods("__pow__"))
     reg(_binary(A.pow, swap=True), _methods("__rpow__"))
-    for name, op in (("sqrt", RW.sqrt), ("exp", RW.exp), ("log", RW.log), ("log1p", RW.log1p),
+    reg(_reciprocal, torch.reciprocal, _methods("reciprocal"))
+    reg(_rsqrt, torch.rsqrt, _methods("rsqrt"))
+    for name, op in (("sqrt", E.sqrt), ("exp", E.exp), ("log", E.log), ("log1p", E.log1p),
                      ("expm1", E.expm1), ("abs", E.abs), ("absolute", E.abs),
                      ("relu", E.ramp), ("sign", E.sign), ("tanh", E.tanh),
-                     ("sigmoid", RW.sigmoid), ("sin", E.sin), ("cos", RW.cos),
-                     ("sinc", E.sinc), ("square", RW.square)):
+                     ("sigmoid", E.logistic_sigmoid), ("sin", E.sin), ("cos", E.cos),
+                     ("sinc", E.sinc)):
         reg(_unary(op), getattr(torch, name, None), _methods(name))
-    RT.unary_routes(reg, _unary, _methods)
-    reg(_binary(BINARY_MORE["logaddexp"]), torch.logaddexp, _methods("logaddexp"))
-    reg(_binary(BINARY_MORE["logaddexp2"]), torch.logaddexp2, _methods("logaddexp2"))
     reg(_unary(E.abs), _methods("__abs__"))
     reg(lambda x, inplace=False: NI if inplace else E.ramp(x), F.relu)
     reg(_unary(E.tanh), F.tanh)
-    reg(_unary(RW.sigmoid), F.sigmoid, sp.expit)
+    reg(_unary(E.logistic_sigmoid), F.sigmoid, sp.expit)
     reg(_unary(E.expm1), sp.expm1)
-    reg(_unary(RW.log1p), sp.log1p)
+    reg(_unary(E.log1p), sp.log1p)
     reg(_unary(E.sinc), sp.sinc)
     reg(_softplus, F.softplus)
     reg(_binary(B.atan2), torch.atan2, torch.arctan2, _methods("atan2"), _methods("arctan2"))
@@ -258,7 +256,7 @@ def _build() -> dict:
     reg(_reduction(RD.prod), torch.prod, _methods("prod"))
     reg(_cumprod, torch.cumprod, _methods("cumprod"))
     reg(_logsumexp, torch.logsumexp, sp.logsumexp, _methods("logsumexp"))
-    reg(_softmax_like(RW.softmax), torch.softmax, F.softmax, sp.softmax, _methods("softmax"))
+    reg(_softmax_like(S.softmax), torch.softmax, F.softmax, sp.softmax, _methods("softmax"))
     reg(_softmax_like(S.log_softmax), torch.log_softmax, F.log_softmax, sp.log_softmax,
         _methods("log_softmax"))
     reg(_vector_norm, torch.linalg.vector_norm)
@@ -273,15 +271,7 @@ def _build() -> dict:
     reg(LA.linear, F.linear)
     reg(LA.matmul, torch.matmul, _methods("matmul"), _methods("__matmul__"))
     reg(lambda a, b: LA.matmul(b, a), _methods("__rmatmul__"))
-    reg(AT.scaled_dot_product_attention, F.scaled_dot_product_attention)
-    reg(NM.layer_norm, F.layer_norm)
-    reg(NM.batch_norm, F.batch_norm)
-    reg(NM.group_norm, F.group_norm)
-    reg(NM.instance_norm, F.instance_norm)
-    reg(NM.rms_norm, F.rms_norm)
-    reg(RT.multi_head_attention_forward, F.multi_head_attention_forward)
     table.pop(None, None)
-    RT.inplace_routes(table, _methods)
     return table
 
 
@@ -300,9 +290,7 @@ class RobustMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         handler = _TABLE.get(func)
-        if handler is not None:
-            if kwargs.get("out") is not None:
-                return RT.with_out(func, handler, args, kwargs)
+        if handler is not None and kwargs.get("out") is None:
             with torch._C.DisableTorchFunction():
                 result = handler(*args, **kwargs)
             if result is not NI:

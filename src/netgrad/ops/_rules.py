@@ -4,8 +4,7 @@ Notation: ``g`` is the incoming gradient (cotangent), ``y`` the output, ``⊙`` 
 product (``0 ⊙ anything = 0``, including ``inf`` and ``nan``; contract rule 3). Every backward
 multiplies the local derivative into ``g`` with ``⊙``, so an exactly-zero cotangent (the unused
 branch of a ``where``, a masked element) and an exactly-zero local derivative (the flat part of
-Ramp, a saturated clip) always give an exact 0; a zero that is only an underflow (σ', tanh', eˣ
-far in the tail) is not strong: against an infinite cotangent it is the NaN it is (``_underflow.py``).
+Ramp, a saturated tanh) always give an exact 0.
 
 Every rule is *executable*: it is registered in ``_registry.py``, which generates the autograd
 Functions (backward, forward-mode ``jvp``, vmap) from it. A derivative is written once against a
@@ -90,40 +89,21 @@ import torch
 
 from ._core import all_finite, strong_
 from ._registry import elementwise, register
-from ._underflow import weak_mul
 
 __all__ = ["UNARY"]
 
 
 def _unary(name: str, fn, d=None, *, saves: str, grad=None, fast=None, fused=None,
-           exact=None, derivative: str = "", convention: str = ""):
+           derivative: str = "", convention: str = ""):
     """Register the unary rule ``name``: ``fn(x, *params)`` with local derivative
     ``d(ns, x, y, *params)`` (or ``grad(ns, g, x, y, *params)``, a mask rule). ``fast(x, y,
     *params)`` computes ``d`` as a fresh tensor in few passes; ``fused(g, x, y, *params)``
     computes ``g ⊙ d`` with torch's fused kernels or returns None where it does not apply; both
     are first-order, eager-CPU shortcuts whose result is checked (a non-finite entry falls back
-    to the strong-zero formula).
-
-    ``exact(x, *params)``, when given, is the mask where a zero of ``d`` is mathematically exact;
-    elsewhere a computed zero is an underflow, and an infinite cotangent meeting it gives the
-    indeterminate NaN (reported), not 0 (contract rule 9, ``_underflow.py``)."""
-
-    if exact is not None:
-        def grad(ns, g, x, y, *params):
-            return weak_mul(ns, g, d(ns, x, y, *params), lambda: exact(x, *params), name, x)
+    to the strong-zero formula)."""
 
     def fast_vjp(g, s):
         x, y, params = s.inputs[0], s.y, s.params
-        if exact is not None:  # the fast products when finite, else the careful rule
-            if fused is not None:
-                r = fused(g, x, y, *params)
-                if r is not None and all_finite(r):
-                    return (r,)
-            if fast is not None:
-                r = fast(x, y, *params).mul_(g)
-                if all_finite(r):
-                    return (r,)
-            return None
         if grad is not None:
             return None
         if fused is not None:
@@ -135,7 +115,7 @@ def _unary(name: str, fn, d=None, *, saves: str, grad=None, fast=None, fused=Non
             return (strong_(r, g, lambda: fast(x, y, *params)),)
         return None
 
-    saved = (0,) if "x" in saves or exact is not None else ()
+    saved = (0,) if "x" in saves else ()
     rule = elementwise(name, fn, (d,), saves=saved,
                        save_output="y" in saves, grads=(grad,), fast=fast_vjp,
                        derivative=derivative, convention=convention)
@@ -221,27 +201,7 @@ def _sign_grad(ns, g, x, y):
 
 
 def _softplus_fn(x, beta, threshold):
-    # torch forms log1p(exp(βx))/β below the threshold, which overflows where βx passes exp's
-    # range (x = 90 with threshold 100 gives inf in float32): there the stable form
-    # (max(βx, 0) + log1p(exp(-|βx|)))/β, which equals x to rounding.
-    limit = 700.0 if x.dtype == torch.float64 else 88.0
-    if threshold * (1.0 if beta > 0 else -1.0) <= limit:
-        return torch.nn.functional.softplus(x, beta=beta, threshold=threshold)
-    bx = x * beta
-    stable = (bx.clamp(min=0) + torch.log1p(torch.exp(-bx.abs()))) / beta
-    return torch.where(bx > threshold, x, stable)
-
-
-def _inf(x, *params):
-    return x.abs() == math.inf
-
-
-def _neg_inf(x, *params):
-    return x == -math.inf
-
-
-def _softplus_exact(x, beta, threshold):
-    return (x * beta) == -math.inf
+    return torch.nn.functional.softplus(x, beta=beta, threshold=threshold)
 
 
 #: The elementwise rules, by operation name: the callables that apply them.
@@ -250,7 +210,6 @@ UNARY = {
                    fast=lambda x, y: y.reciprocal().mul_(0.5),
                    derivative="g ⊙ 0.5/y", convention="x = 0: +inf (rule 7)"),
     "exp": _unary("exp", torch.exp, lambda ns, x, y: y, saves="y", fast=lambda x, y: y.clone(),
-                  exact=_neg_inf,
                   derivative="g ⊙ y", convention="x = -inf: 0 (kills inf g)"),
     "log": _unary("log", torch.log, lambda ns, x, y: ns.div(1.0, x), saves="x",
                   fast=lambda x, y: x.reciprocal(), derivative="g ⊙ 1/x",
@@ -259,7 +218,7 @@ UNARY = {
                     fast=lambda x, y: (x + 1.0).reciprocal_(), derivative="g ⊙ 1/(1+x)",
                     convention="x = -1: +inf"),
     "expm1": _unary("expm1", torch.expm1, lambda ns, x, y: ns.exp(x), saves="x",
-                    fast=lambda x, y: x.exp(), exact=_neg_inf, derivative="g ⊙ eˣ (not y + 1)"),
+                    fast=lambda x, y: x.exp(), derivative="g ⊙ eˣ (not y + 1)"),
     "abs": _unary("abs", torch.abs, lambda ns, x, y: ns.sign(x), saves="x",
                   fast=lambda x, y: x.sign(), derivative="g ⊙ sign(x)",
                   convention="x = 0: 0 (minimum-norm subgradient)"),
@@ -270,17 +229,15 @@ UNARY = {
                    derivative="0",
                    convention="x = 0: 0"),
     "tanh": _unary("tanh", torch.tanh, _tanh_d, saves="xy", fast=_tanh_fast, fused=_tanh_fused,
-                   exact=_inf,
                    derivative="g ⊙ 2σ(-2|x|)(1 + |y|)",
                    convention="accurate where 1 - y² rounds to 0"),
     "logistic_sigmoid": _unary(
         "logistic_sigmoid", torch.sigmoid,
         lambda ns, x, y: ns.mul(y, ns.logistic_sigmoid(ns.neg(x))), saves="xy",
-        fast=lambda x, y: torch.sigmoid(-x).mul_(y), fused=_sigmoid_fused, exact=_inf,
+        fast=lambda x, y: torch.sigmoid(-x).mul_(y), fused=_sigmoid_fused,
         derivative="g ⊙ σ(x)σ(-x)", convention="accurate where 1 - y rounds to 0"),
     "softplus": _unary("softplus", _softplus_fn, _softplus_d, saves="x", fast=_softplus_fast,
-                       fused=_softplus_fused, exact=_softplus_exact,
-                       derivative="g ⊙ σ(βx); 1 where βx > t",
+                       fused=_softplus_fused, derivative="g ⊙ σ(βx); 1 where βx > t",
                        convention="same threshold as torch"),
     "sin": _unary("sin", torch.sin, lambda ns, x, y: ns.cos(x), saves="x",
                   fast=lambda x, y: x.cos(), derivative="g ⊙ cos x"),
