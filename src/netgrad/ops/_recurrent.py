@@ -52,8 +52,7 @@ def _linear():
     """The affine map of the composition: netgrad's linear (strong zeros in its backward); while
     tracing, torch's until linear is a registry rule (its products are then optimistic, as the
     sync-free matmul is)."""
-    from ._registry import RULES
-    return linear if not tracing() or "linear" in RULES else torch.nn.functional.linear
+    return linear if not tracing() else torch.nn.functional.linear
 
 
 def _run(kind, x, lengths, states, w_ih, w_hh, b_ih, b_hh, state_keep=None, update_keep=None):

@@ -323,5 +323,6 @@ def robust() -> Iterator[None]:
     if _active():
         yield
         return
-    with _mode():
+    # the series engine needs host reads, so a traced block runs robust() without it
+    with (RobustMode if torch.compiler.is_compiling() else _mode)():
         yield
