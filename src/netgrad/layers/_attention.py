@@ -238,19 +238,25 @@ class AttentionLayer(Layer):
         return o[:, 0] if single else o
 
     def get_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {"scoring": self.scoring}
-        if self.heads != 1:
-            cfg["heads"] = self.heads
-        if self.mask is not None:
-            cfg["mask"] = self.mask if self.window is None else [self.mask, self.window]
-        if self.score_rescaling != "DimensionSqrt":
-            cfg["score_rescaling"] = self.score_rescaling
-        if self.dropout:
-            cfg["dropout"] = self.dropout
-        if self.mask_port:
-            cfg["mask_port"] = True
-        for port in ("Key", "Value", "Query"):
-            s = self._declared.get(port)
-            if s is not None:
-                cfg[port.lower()] = list(s)
-        return cfg
+        return {"scoring": self.scoring, **attention_config(self, "DimensionSqrt")}
+
+
+def attention_config(layer: Any, default_rescaling: str | None) -> dict[str, Any]:
+    """The options of an attention layer or operator that differ from their defaults (heads,
+    mask and window, score rescaling, dropout, the Mask port, declared port shapes)."""
+    cfg: dict[str, Any] = {}
+    if layer.heads != 1:
+        cfg["heads"] = layer.heads
+    if layer.mask is not None:
+        cfg["mask"] = layer.mask if layer.window is None else [layer.mask, layer.window]
+    if layer.score_rescaling != default_rescaling:
+        cfg["score_rescaling"] = layer.score_rescaling
+    if layer.dropout:
+        cfg["dropout"] = layer.dropout
+    if layer.mask_port:
+        cfg["mask_port"] = True
+    for port in ("Key", "Value", "Query"):
+        s = layer._declared.get(port)
+        if s is not None:
+            cfg[port.lower()] = list(s)
+    return cfg

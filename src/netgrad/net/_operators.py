@@ -962,22 +962,7 @@ class AttentionNetOperator(Operator):
         return out[:, 0] if single else out
 
     def get_config(self) -> dict[str, Any]:
-        cfg: dict[str, Any] = {}
-        if self.heads != 1:
-            cfg["heads"] = self.heads
-        if self.mask is not None:
-            cfg["mask"] = self.mask if self.window is None else [self.mask, self.window]
-        if self.score_rescaling is not None:
-            cfg["score_rescaling"] = self.score_rescaling
-        if self.dropout:
-            cfg["dropout"] = self.dropout
-        if self.mask_port:
-            cfg["mask_port"] = True
-        for port in ("Key", "Value", "Query"):
-            s = self._declared.get(port)
-            if s is not None:
-                cfg[port.lower()] = list(s)
-        return cfg
+        return _attention.attention_config(self, None)
 
 
 def _register_scored_attention() -> None:
